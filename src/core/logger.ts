@@ -26,7 +26,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
   if (usePretty) {
     return pino(base, pretty({ colorize: true, sync: true, ignore: 'pid,hostname', translateTime: 'SYS:HH:MM:ss.l' }));
   }
-  return pino(base, pino.destination({ dest, sync: opts.sync ?? false, minLength: opts.sync ? 0 : 4096 }));
+  return pino(base, pino.destination({ dest, sync: opts.sync ?? false, minLength: 0 }));
 }
 
 /** A logger that drops everything; for library use and tests that do not read logs. */

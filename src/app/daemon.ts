@@ -1,0 +1,212 @@
+/**
+ * The daemon: the composition root that turns a validated cluster file into
+ * running roles, reloads it safely, and stops gracefully.
+ *
+ * Reload validates first; an invalid file changes nothing (the old config keeps
+ * serving and the problems are logged and returned). A valid one is applied in
+ * place: unchanged backends keep their state, in-flight requests finish.
+ */
+import { loadClusterFile, type LoadedConfig } from '../config/load.ts';
+import { ConfigError, errorMessage, formatProblem } from '../core/errors.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import { configBaseDir, HttpProxy, type ServiceSnapshot } from '../proxy/http/server.ts';
+import { ControlServer, controlSocketPath, defaultRuntimeDir, type ControlRequest } from './control.ts';
+import { hostAddresses, selectNode, type SelectedNode } from './node.ts';
+import { WorkerPool } from './workers.ts';
+
+export interface DaemonOptions {
+  /** The cluster file (re-read on reload). */
+  file: string;
+  /** Node name (`--node`); default: recognised from this host's addresses. */
+  node?: string;
+  /** An already loaded config for `file` (saves reading it twice at start). */
+  loaded?: LoadedConfig;
+  /** Logger; default one made from the config's `log` section. */
+  log?: Logger;
+  /** Control socket path; default in the runtime directory. `false` = none. */
+  controlSocket?: string | false;
+}
+
+export interface ReloadResult {
+  ok: boolean;
+  /** What was wrong (each with file:line:column and path for config problems). */
+  errors: string[];
+  summary?: string;
+}
+
+export interface DaemonStatus {
+  cluster: string;
+  node: string;
+  pid: number;
+  workers: number;
+  config: string;
+  services: ServiceSnapshot[];
+}
+
+export class Daemon {
+  readonly file: string;
+  readonly log: Logger;
+  #loaded: LoadedConfig;
+  #node: SelectedNode;
+  readonly #requestedNode: string | undefined;
+  #proxy: HttpProxy | undefined;
+  #pool: WorkerPool | undefined;
+  #control: ControlServer | undefined;
+  #reloading: Promise<ReloadResult> | undefined;
+  #stopped = false;
+
+  private constructor(file: string, loaded: LoadedConfig, node: SelectedNode, requested: string | undefined, log: Logger) {
+    this.file = file;
+    this.#loaded = loaded;
+    this.#node = node;
+    this.#requestedNode = requested;
+    this.log = log;
+  }
+
+  /** Loads, validates and starts. Throws (starting nothing) if the file is invalid or a listener cannot open. */
+  static async start(opts: DaemonOptions): Promise<Daemon> {
+    const loaded = opts.loaded ?? (await loadClusterFile(opts.file));
+    const node = selectNode(loaded.config, opts.node, hostAddresses());
+    const log = opts.log ?? createLogger({ level: loaded.config.log.level, format: loaded.config.log.format });
+    const d = new Daemon(opts.file, loaded, node, opts.node, log);
+    await d.#startRoles();
+    if (opts.controlSocket !== false) {
+      const path = opts.controlSocket ?? controlSocketPath(loaded.config.runtime_dir ?? defaultRuntimeDir(), loaded.config.cluster.name, node.name);
+      try {
+        d.#control = await ControlServer.open(path, (req) => d.#onControl(req));
+      } catch (err) {
+        await d.stop(0);
+        throw err;
+      }
+    }
+    log.info(
+      { cluster: loaded.config.cluster.name, node: node.name, services: node.services, workers: node.workers, control: d.#control?.path },
+      `palisade started: node ${node.name}, ${node.services.length} service(s), ${node.workers} worker(s)`,
+    );
+    return d;
+  }
+
+  async #startRoles(): Promise<void> {
+    const { config } = this.#loaded;
+    const baseDir = configBaseDir(this.file);
+    if (this.#node.workers > 1) {
+      this.#pool = new WorkerPool(this.#node.workers, this.log);
+      try {
+        await this.#pool.start(config, this.#node.services, baseDir);
+      } catch (err) {
+        await this.#pool.stop(0);
+        throw err;
+      }
+    } else {
+      this.#proxy = new HttpProxy({ log: this.log, baseDir });
+      await this.#proxy.apply(config, this.#node.services, baseDir);
+    }
+  }
+
+  get config(): LoadedConfig {
+    return this.#loaded;
+  }
+
+  get node(): SelectedNode {
+    return this.#node;
+  }
+
+  /** The in-process proxy (single-worker mode), for tests and the demo. */
+  get proxy(): HttpProxy | undefined {
+    return this.#proxy;
+  }
+
+  get controlPath(): string | undefined {
+    return this.#control?.path;
+  }
+
+  /** Re-reads the cluster file; concurrent calls share one reload. */
+  reload(): Promise<ReloadResult> {
+    this.#reloading ??= this.#reload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
+  }
+
+  async #reload(): Promise<ReloadResult> {
+    let loaded: LoadedConfig;
+    let node: SelectedNode;
+    try {
+      loaded = await loadClusterFile(this.file);
+      node = selectNode(loaded.config, this.#requestedNode ?? this.#node.name, hostAddresses());
+    } catch (err) {
+      const errors = err instanceof ConfigError ? err.problems.map(formatProblem) : [errorMessage(err)];
+      this.log.error({ file: this.file, errors }, `reload refused, still running the previous config: ${errors.length} problem(s)`);
+      for (const e of errors) this.log.error(e);
+      return { ok: false, errors };
+    }
+    if (node.workers !== this.#node.workers) {
+      this.log.warn({ workers: node.workers, running: this.#node.workers }, 'a change of workers takes effect at restart');
+    }
+    const baseDir = configBaseDir(this.file);
+    try {
+      if (this.#pool !== undefined) {
+        const errors = await this.#pool.apply(loaded.config, node.services, baseDir);
+        if (errors.length > 0) throw new Error(errors.join('; '));
+      } else {
+        await this.#proxy!.apply(loaded.config, node.services, baseDir);
+      }
+    } catch (err) {
+      const errors = [errorMessage(err)];
+      this.log.error({ file: this.file, errors }, 'reload failed to apply, still running the previous config');
+      return { ok: false, errors };
+    }
+    this.#loaded = loaded;
+    this.#node = { ...node, workers: this.#node.workers };
+    const summary = `reloaded ${this.file}: ${node.services.length} service(s)`;
+    this.log.info({ file: this.file, services: node.services }, summary);
+    return { ok: true, errors: [], summary };
+  }
+
+  async status(): Promise<DaemonStatus> {
+    const services = this.#pool !== undefined ? await this.#pool.snapshot() : (this.#proxy?.snapshot() ?? []);
+    return {
+      cluster: this.#loaded.config.cluster.name,
+      node: this.#node.name,
+      pid: process.pid,
+      workers: this.#node.workers,
+      config: this.file,
+      services,
+    };
+  }
+
+  async #onControl(req: ControlRequest): Promise<unknown> {
+    switch (req.cmd) {
+      case 'reload':
+        return this.reload();
+      case 'status':
+        return { ok: true, status: await this.status() };
+      default:
+        return { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}` };
+    }
+  }
+
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, then closes everything. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.log.info({ grace_ms: graceMs }, 'stopping');
+    await Promise.all([this.#proxy?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close()]);
+    this.log.flush();
+  }
+
+  /** SIGHUP reloads; SIGTERM / SIGINT stop gracefully (a second one stops at once). */
+  installSignalHandlers(onStopped: () => void): void {
+    process.on('SIGHUP', () => void this.reload());
+    let stopping = false;
+    const stop = () => {
+      if (stopping) {
+        process.exit(1);
+      }
+      stopping = true;
+      void this.stop().then(onStopped);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  }
+}

@@ -1,0 +1,12 @@
+/** Messages between the primary and its proxy workers (over the cluster IPC channel). */
+import type { ClusterConfig } from '../config/schema.ts';
+import type { ServiceSnapshot } from '../proxy/http/server.ts';
+
+export type PrimaryMessage =
+  | { type: 'apply'; id: number; config: ClusterConfig; services: string[]; baseDir: string }
+  | { type: 'status'; id: number }
+  | { type: 'stop'; graceMs: number };
+
+export type WorkerMessage =
+  | { type: 'applied'; id: number; ok: boolean; error?: string }
+  | { type: 'status'; id: number; services: ServiceSnapshot[] };

@@ -1,0 +1,129 @@
+/**
+ * The `palisade` command: argument parsing and output only; the work is in `app`
+ * and `lab`.
+ */
+import { parseArgs } from 'node:util';
+import { controlRequest, controlSocketPath, defaultRuntimeDir } from '../app/control.ts';
+import { Daemon, type DaemonStatus, type ReloadResult } from '../app/daemon.ts';
+import { hostAddresses, selectNode } from '../app/node.ts';
+import { loadClusterFile, summarize } from '../config/load.ts';
+import { ConfigError, errorMessage, formatProblem } from '../core/errors.ts';
+import { formatStatus } from './format.ts';
+
+const USAGE = `palisade: a high-availability load-balancing cluster in one daemon
+
+usage:
+  palisade demo [--port N]              start a complete demo cluster on loopback (no root needed)
+  palisade run -c FILE [--node NAME]    run this node's roles from the cluster file
+  palisade validate -c FILE             check a cluster file; prints every problem with file:line:column
+  palisade reload -c FILE [--node NAME] make the running daemon re-read its cluster file
+  palisade status -c FILE [--node NAME] [--json]
+                                        show services and backends of the running daemon
+  palisade help                         this text
+
+The cluster file is documented in docs/cluster-file.md.`;
+
+const EXIT_USAGE = 2;
+const EXIT_INVALID = 1;
+
+function fail(msg: string, code = EXIT_USAGE): never {
+  process.stderr.write(`palisade: ${msg}\n`);
+  process.exit(code);
+}
+
+function printConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
+    process.stderr.write(`palisade: ${err.problems.length} problem(s) in the cluster file; nothing was started or changed\n`);
+    process.exit(EXIT_INVALID);
+  }
+  fail(errorMessage(err), EXIT_INVALID);
+}
+
+async function controlPathFor(file: string, node: string | undefined): Promise<string> {
+  const loaded = await loadClusterFile(file).catch(printConfigError);
+  const sel = selectNode(loaded.config, node, hostAddresses());
+  return controlSocketPath(loaded.config.runtime_dir ?? defaultRuntimeDir(), loaded.config.cluster.name, sel.name);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const cmd = argv[0];
+  const { values } = parseArgs({
+    args: argv.slice(1),
+    options: {
+      config: { type: 'string', short: 'c' },
+      node: { type: 'string', short: 'n' },
+      json: { type: 'boolean' },
+      port: { type: 'string', short: 'p' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: false,
+    strict: true,
+  });
+  if (values.help || cmd === 'help' || cmd === '--help' || cmd === '-h' || cmd === undefined) {
+    process.stdout.write(`${USAGE}\n`);
+    if (cmd === undefined) process.exitCode = EXIT_USAGE;
+    return;
+  }
+  const needFile = (): string => values.config ?? fail(`${cmd} needs -c FILE (the cluster file)`);
+  switch (cmd) {
+    case 'validate': {
+      const file = needFile();
+      const loaded = await loadClusterFile(file).catch(printConfigError);
+      if (values.node !== undefined) {
+        try {
+          selectNode(loaded.config, values.node, []);
+        } catch (err) {
+          fail(errorMessage(err), EXIT_INVALID);
+        }
+      }
+      process.stdout.write(`${summarize(loaded)}\n`);
+      return;
+    }
+    case 'run': {
+      const file = needFile();
+      const loaded = await loadClusterFile(file).catch(printConfigError);
+      let daemon: Daemon;
+      try {
+        daemon = await Daemon.start({ file, node: values.node, loaded });
+      } catch (err) {
+        fail(errorMessage(err), EXIT_INVALID);
+      }
+      daemon.installSignalHandlers(() => process.exit(0));
+      return;
+    }
+    case 'reload': {
+      const path = await controlPathFor(needFile(), values.node);
+      const r = (await controlRequest(path, { cmd: 'reload' })) as ReloadResult;
+      if (r.ok) {
+        process.stdout.write(`${r.summary ?? 'reloaded'}\n`);
+      } else {
+        for (const e of r.errors) process.stderr.write(`${e}\n`);
+        fail('reload refused; the daemon keeps running its previous config', EXIT_INVALID);
+      }
+      return;
+    }
+    case 'status': {
+      const path = await controlPathFor(needFile(), values.node);
+      const r = (await controlRequest(path, { cmd: 'status' })) as { ok: boolean; status: DaemonStatus; error?: string };
+      if (!r.ok) fail(r.error ?? 'status failed', EXIT_INVALID);
+      process.stdout.write(values.json ? `${JSON.stringify(r.status, null, 2)}\n` : `${formatStatus(r.status)}\n`);
+      return;
+    }
+    case 'demo': {
+      const { runDemo } = await import('../lab/demo.ts');
+      const port = values.port === undefined ? 8080 : Number(values.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port: expected a port number, got ${values.port}`);
+      await runDemo({ port });
+      return;
+    }
+    default:
+      fail(`unknown command ${JSON.stringify(cmd)}; see palisade help`);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError) printConfigError(err);
+  const code = (err as { code?: string }).code;
+  fail(code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? `${errorMessage(err)}; see palisade help` : errorMessage(err), code?.startsWith('ERR_PARSE_ARGS') ? EXIT_USAGE : EXIT_INVALID);
+});

@@ -1,0 +1,245 @@
+/**
+ * The HTTP load balancer: one listener per service listen address, services
+ * reconfigured in place on reload (unchanged backends keep their state), and a
+ * graceful stop that lets in-flight requests finish.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import type { ClusterConfig, ListenAddress, ServiceConfig } from '../../config/schema.ts';
+import { DeadlineSweeper, now } from '../../core/deadlines.ts';
+import type { Logger } from '../../core/logger.ts';
+import { ClientConn, type ListenerContext } from './client.ts';
+import { ServiceRuntime } from './service.ts';
+
+export interface HttpProxyOptions {
+  log: Logger;
+  /** Directory that relative paths in the config (error pages) are resolved against. */
+  baseDir: string;
+}
+
+class Listener implements ListenerContext {
+  readonly key: string;
+  readonly address: ListenAddress;
+  readonly server: Server;
+  service: ServiceRuntime;
+  readonly destination: string;
+  readonly log: Logger;
+  accessLog: boolean;
+  readonly sweeper: DeadlineSweeper;
+  readonly connections = new Set<ClientConn>();
+  draining = false;
+  #onIdle: (() => void) | undefined;
+
+  constructor(address: ListenAddress, service: ServiceRuntime, log: Logger, accessLog: boolean, sweeper: DeadlineSweeper) {
+    this.address = address;
+    this.key = listenKey(address);
+    this.service = service;
+    this.destination = this.key;
+    this.log = log;
+    this.accessLog = accessLog;
+    this.sweeper = sweeper;
+    this.server = createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, this.#onConnection);
+    this.server.on('error', (err) => log.error({ listen: this.key, err: err.message }, 'listener error'));
+  }
+
+  #onConnection = (socket: Socket): void => {
+    if (this.draining) {
+      socket.destroy();
+      return;
+    }
+    // The connection registers itself with this listener and the deadline sweeper.
+    this.connections.add(new ClientConn(socket, this));
+  };
+
+  listen(): Promise<void> {
+    return new Promise((resolveListen, reject) => {
+      const onError = (err: Error) => reject(err);
+      this.server.once('error', onError);
+      this.server.listen({ host: this.address.host, port: this.address.port, backlog: 4096, exclusive: false }, () => {
+        this.server.off('error', onError);
+        resolveListen();
+      });
+    });
+  }
+
+  get boundPort(): number {
+    const a = this.server.address();
+    return a !== null && typeof a === 'object' ? a.port : this.address.port;
+  }
+
+  connectionClosed(): void {
+    if (this.draining && this.connections.size === 0) this.#onIdle?.();
+  }
+
+  /** Stops accepting, closes idle keep-alive connections, waits for the rest up to `graceMs`. */
+  async drain(graceMs: number): Promise<void> {
+    this.draining = true;
+    this.server.close();
+    for (const c of this.connections) if (c.idle) c.destroy();
+    if (this.connections.size === 0) return;
+    await new Promise<void>((done) => {
+      const timer = setTimeout(() => {
+        for (const c of this.connections) c.destroy();
+        done();
+      }, graceMs);
+      timer.unref();
+      this.#onIdle = () => {
+        clearTimeout(timer);
+        done();
+      };
+    });
+  }
+}
+
+export function listenKey(a: ListenAddress): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+export interface BackendSnapshot {
+  id: string;
+  name: string;
+  backup: boolean;
+  weight: number;
+  status: string;
+  active: number;
+  inactive: number;
+  requests: number;
+  failures: number;
+}
+
+export interface ServiceSnapshot {
+  name: string;
+  listen: string[];
+  scheduler: string;
+  requests: number;
+  backends: BackendSnapshot[];
+}
+
+export class HttpProxy {
+  readonly #log: Logger;
+  readonly #baseDir: string;
+  readonly #services = new Map<string, ServiceRuntime>();
+  readonly #listeners = new Map<string, Listener>();
+  readonly #sweeper = new DeadlineSweeper(100);
+  #accessLog = true;
+
+  constructor(opts: HttpProxyOptions) {
+    this.#log = opts.log;
+    this.#baseDir = opts.baseDir;
+  }
+
+  /**
+   * Applies the services of a validated config. New listeners are opened first; if
+   * one cannot be opened, nothing changes and the error is thrown. Unchanged
+   * backends keep their state; removed listeners drain.
+   */
+  async apply(config: ClusterConfig, services: readonly string[], baseDir = this.#baseDir): Promise<void> {
+    const wanted = new Map<string, { name: string; svc: ServiceConfig }>();
+    for (const name of services) wanted.set(name, { name, svc: config.services[name]! });
+    const pages = new Map<string, Buffer | undefined>();
+    for (const [name, { svc }] of wanted) pages.set(name, svc.error_page === undefined ? undefined : await readFile(resolve(baseDir, svc.error_page)));
+
+    // Open new listeners before touching anything, so a failure leaves the old setup running.
+    const opened: Listener[] = [];
+    const runtimes = new Map<string, ServiceRuntime>();
+    for (const [name, { svc }] of wanted) {
+      const rt = this.#services.get(name) ?? new ServiceRuntime(name, svc, pages.get(name));
+      runtimes.set(name, rt);
+      for (const addr of svc.listen) {
+        const key = listenKey(addr);
+        if (this.#listeners.has(key)) continue;
+        const l = new Listener(addr, rt, this.#log, config.log.access, this.#sweeper);
+        try {
+          await l.listen();
+        } catch (err) {
+          for (const o of opened) o.server.close();
+          throw new Error(`cannot listen on ${key} for service ${name}: ${(err as Error).message}`, { cause: err });
+        }
+        opened.push(l);
+      }
+    }
+    this.#accessLog = config.log.access;
+    for (const [name, { svc }] of wanted) {
+      const rt = runtimes.get(name)!;
+      if (this.#services.has(name)) {
+        const removed = rt.apply(svc, pages.get(name));
+        for (const b of removed) b.pool.closeIdle();
+      }
+      this.#services.set(name, rt);
+    }
+    for (const l of opened) this.#listeners.set(l.key, l);
+    // Rebind listeners to their (possibly new) services; drain the ones no longer wanted.
+    const keep = new Set<string>();
+    for (const [name, { svc }] of wanted) {
+      for (const addr of svc.listen) {
+        const key = listenKey(addr);
+        keep.add(key);
+        const l = this.#listeners.get(key)!;
+        l.service = runtimes.get(name)!;
+        l.accessLog = this.#accessLog;
+      }
+    }
+    const drains: Promise<void>[] = [];
+    for (const [key, l] of this.#listeners) {
+      if (!keep.has(key)) {
+        this.#listeners.delete(key);
+        drains.push(l.drain(30_000));
+      }
+    }
+    for (const [name, rt] of this.#services) {
+      if (!wanted.has(name)) {
+        this.#services.delete(name);
+        rt.close();
+      }
+    }
+    void Promise.all(drains);
+  }
+
+  /** The port a listener got (useful with port 0 in tests). */
+  boundPort(service: string, index = 0): number {
+    const svc = this.#services.get(service);
+    if (!svc) throw new Error(`no service ${service}`);
+    const a = svc.config.listen[index]!;
+    return this.#listeners.get(listenKey(a))?.boundPort ?? a.port;
+  }
+
+  service(name: string): ServiceRuntime | undefined {
+    return this.#services.get(name);
+  }
+
+  snapshot(): ServiceSnapshot[] {
+    const t = now();
+    return [...this.#services.values()].map((s) => ({
+      name: s.name,
+      listen: s.config.listen.map(listenKey),
+      scheduler: s.config.scheduler.name,
+      requests: s.requests,
+      backends: [...s.primaries, ...s.backups].map((b) => ({
+        id: b.id,
+        name: b.name,
+        backup: b.backup,
+        weight: b.weight,
+        status: b.status(t),
+        active: b.active,
+        inactive: b.inactive,
+        requests: b.requests,
+        failures: b.failures,
+      })),
+    }));
+  }
+
+  /** Stops accepting and lets in-flight requests finish (up to `graceMs`). */
+  async close(graceMs = 10_000): Promise<void> {
+    const all = [...this.#listeners.values()];
+    this.#listeners.clear();
+    await Promise.all(all.map((l) => l.drain(graceMs)));
+    for (const s of this.#services.values()) s.close();
+    this.#services.clear();
+    this.#sweeper.close();
+  }
+}
+
+export function configBaseDir(file: string): string {
+  return dirname(resolve(file));
+}
