@@ -158,7 +158,7 @@ function issueToProblems(issue: Issue, doc: Document, file: string, at: (o: numb
   }
   const loc = locate(doc, issue.path);
   let message = describeExpected(issue);
-  if (!loc.exact && issue.code === 'invalid_type' && (issue as { input?: unknown }).input === undefined) {
+  if ((issue.code === 'invalid_type' || issue.code === 'invalid_union') && !loc.exact && issue.path.length > 0 && locate(doc, issue.path.slice(0, -1)).exact) {
     message = `missing required key ${JSON.stringify(String(issue.path[issue.path.length - 1]))}`;
   }
   const node = loc.exact ? loc.node : (loc.keyNode ?? loc.node);

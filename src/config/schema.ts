@@ -15,6 +15,11 @@ const nameSchema = z.string().regex(NAME, 'expected a name of letters, digits, "
 
 /** A duration in the file; milliseconds after parsing. */
 export function duration(defaultMs: number) {
+  return durationValue().default(defaultMs);
+}
+
+/** A duration without a default (for overrides that fall back to another setting). */
+export function durationValue() {
   return z
     .union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or 2m' })
     .transform((v, ctx) => {
@@ -24,8 +29,7 @@ export function duration(defaultMs: number) {
         return z.NEVER;
       }
       return ms;
-    })
-    .default(defaultMs);
+    });
 }
 
 /** A size in the file; bytes after parsing. */
@@ -77,7 +81,7 @@ export function splitHostPort(s: string): HostPort | undefined {
   if (portText !== undefined) {
     if (!/^\d{1,5}$/.test(portText)) return undefined;
     const p = Number(portText);
-    if (p < 1 || p > 65535) return undefined;
+    if (p > 65535) return undefined;
     return { host, port: p };
   }
   return { host, port: undefined };
@@ -88,7 +92,7 @@ const listenAddress = z
   .transform((v, ctx) => {
     const text = String(v);
     const hp = /^\d+$/.test(text) ? { host: '', port: Number(text) } : splitHostPort(text.startsWith(':') ? `0.0.0.0${text}` : text);
-    if (!hp || hp.port === undefined || hp.port < 1 || hp.port > 65535 || (hp.host !== '' && isIP(hp.host) === 0 && hp.host !== 'localhost')) {
+    if (!hp || hp.port === undefined || hp.port < 0 || hp.port > 65535 || (hp.host !== '' && isIP(hp.host) === 0 && hp.host !== 'localhost')) {
       ctx.addIssue({ code: 'custom', message: `expected a listen address such as 0.0.0.0:80, [::]:443 or 8080, got ${JSON.stringify(v)}` });
       return z.NEVER;
     }
@@ -113,7 +117,7 @@ const backendObject = z.strictObject({
   /** Failed attempts within `fail_timeout` that mark it unavailable; default: the service's `passive.max_fails`. */
   max_fails: z.number().int().min(0).optional(),
   /** Window for `max_fails` and how long it stays unavailable; default: the service's `passive.fail_timeout`. */
-  fail_timeout: duration(0).optional(),
+  fail_timeout: durationValue().optional(),
   /** Maximum concurrent requests to it; 0 = unlimited. Default 0. */
   max_conns: z.number().int().min(0).default(0),
 });
@@ -227,7 +231,7 @@ const headersSchema = z
 const serviceSchema = z.strictObject({
   /** Only `http` for now. */
   protocol: z.literal('http', { error: 'expected protocol: http' }).default('http'),
-  /** Address(es) to listen on: `0.0.0.0:80`, `[::]:80`, `127.0.0.1:8080`, or a bare port. */
+  /** Address(es) to listen on: `0.0.0.0:80`, `[::]:80`, `127.0.0.1:8080`, or a bare port (all IPv4 addresses). Port 0 takes any free port (tests). */
   listen: z.union([listenAddress, z.array(listenAddress).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])),
   /** Nodes that run this service; default every node with the `director` role. */
   nodes: z.array(nameSchema).optional(),
