@@ -1,26 +1,22 @@
+import { Pool, poolMethods } from './pool.ts';
 import type { Backend, PickContext, Scheduler } from './types.ts';
 
-/** `rr`: plain round robin over available backends with weight > 0 (ipvsadm `-s rr`). */
+/**
+ * `rr`: round robin over available backends (ipvsadm `-s rr`, as ip_vs_rr.c):
+ * the search starts after the last pick; backends that are down, full or at
+ * weight 0 are passed over.
+ */
 export function createRoundRobin(backends: readonly Backend[]): Scheduler {
-  const list = backends.slice();
-  const up = new Set(list);
-  const weights = new Map(list.map((b) => [b, b.weight]));
+  const pool = new Pool(backends);
   let next = 0;
   return {
     name: 'rr',
     pick(ctx: PickContext) {
-      const n = list.length;
-      for (let i = 0; i < n; i++) {
-        const b = list[(next + i) % n]!;
-        if (!up.has(b) || weights.get(b)! <= 0) continue;
-        if (ctx.accept && !ctx.accept(b)) continue;
-        next = (next + i + 1) % n;
-        return b;
-      }
-      return undefined;
+      const i = pool.scan(next, ctx);
+      if (i < 0) return undefined;
+      next = i + 1 === pool.n ? 0 : i + 1;
+      return pool.list[i];
     },
-    up: (b) => void up.add(b),
-    down: (b) => void up.delete(b),
-    weight: (b, w) => void weights.set(b, w),
+    ...poolMethods(pool),
   };
 }

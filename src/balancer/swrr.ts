@@ -1,52 +1,56 @@
+import { Pool, poolMethods } from './pool.ts';
 import type { Backend, PickContext, Scheduler } from './types.ts';
 
 /**
- * `swrr`: nginx's smooth weighted round robin (ngx_http_upstream_get_peer).
- * Each pick adds every candidate's weight to its current weight, picks the highest,
- * and subtracts the total from the winner: {5,1,1} gives a a b a c a a.
+ * nginx's smooth weighted round robin over a pool (ngx_http_upstream_get_peer in
+ * ngx_http_upstream_round_robin.c). Each pick adds every usable backend's effective
+ * weight to its current weight, picks the highest, and subtracts the total from the
+ * winner. Also the fallback of `ip_hash` and `hash` after 20 failed tries, as nginx.
  */
+export class SmoothWeighted {
+  readonly #pool: Pool;
+  readonly #current: Float64Array;
+
+  constructor(pool: Pool) {
+    this.#pool = pool;
+    this.#current = new Float64Array(pool.n);
+  }
+
+  /** A usable index, or -1. */
+  pick(ctx: PickContext): number {
+    const pool = this.#pool;
+    const current = this.#current;
+    let best = -1;
+    let total = 0;
+    for (let i = 0; i < pool.n; i++) {
+      if (!pool.usable(i, ctx)) continue;
+      const w = pool.weights[i]!;
+      current[i]! += w;
+      total += w;
+      if (best < 0 || current[i]! > current[best]!) best = i;
+    }
+    if (best >= 0) current[best]! -= total;
+    return best;
+  }
+
+  /** Forgets a backend's accumulated turn (when it goes down). */
+  reset(i: number): void {
+    this.#current[i] = 0;
+  }
+}
+
+/** `swrr`: nginx's smooth weighted round robin: {5,1,1} gives a a b a c a a. */
 export function createSmoothWeighted(backends: readonly Backend[]): Scheduler {
-  const list = backends.slice();
-  const n = list.length;
-  const current = new Float64Array(n);
-  const eff = new Float64Array(n);
-  const avail = new Uint8Array(n);
-  const pos = new Map<Backend, number>();
-  list.forEach((b, i) => {
-    pos.set(b, i);
-    eff[i] = b.weight;
-    avail[i] = 1;
-  });
+  const pool = new Pool(backends);
+  const swrr = new SmoothWeighted(pool);
   return {
     name: 'swrr',
     pick(ctx: PickContext) {
-      let best = -1;
-      let total = 0;
-      for (let i = 0; i < n; i++) {
-        if (avail[i] === 0 || eff[i]! <= 0) continue;
-        if (ctx.accept && !ctx.accept(list[i]!)) continue;
-        current[i]! += eff[i]!;
-        total += eff[i]!;
-        if (best < 0 || current[i]! > current[best]!) best = i;
-      }
-      if (best < 0) return undefined;
-      current[best]! -= total;
-      return list[best];
+      const i = swrr.pick(ctx);
+      return i < 0 ? undefined : pool.list[i];
     },
-    up(b) {
-      const i = pos.get(b);
-      if (i !== undefined) avail[i] = 1;
-    },
-    down(b) {
-      const i = pos.get(b);
-      if (i !== undefined) {
-        avail[i] = 0;
-        current[i] = 0;
-      }
-    },
-    weight(b, w) {
-      const i = pos.get(b);
-      if (i !== undefined) eff[i] = w;
-    },
+    ...poolMethods(pool, (i, what) => {
+      if (what === 'down') swrr.reset(i);
+    }),
   };
 }

@@ -32,7 +32,7 @@ export interface PickContext {
   readonly clientPort: number;
   /** Destination address:port of the service (for `dh`, `lblc`, `lblcr`). */
   readonly destination: string;
-  /** Key for key-hashing schedulers (`hash`), computed by the caller from its spec. */
+  /** Key for key-hashing schedulers (`hash`), computed by the caller from its spec (see `hashKeySpec`). */
   readonly key?: string;
   /** When given, only backends for which it returns true may be picked. */
   readonly accept?: (b: Backend) => boolean;
@@ -50,6 +50,12 @@ export interface Scheduler {
   weight(b: Backend, weight: number): void;
   /** Feedback after a request/connection finished: its duration in ms and outcome. Optional. */
   observe?(b: Backend, ms: number, ok: boolean): void;
+  /**
+   * Whether the scheduler would consider `b` at all: it is up and its effective
+   * weight is above 0. Says nothing about `max_conns` or `accept`. Persistence and
+   * sticky cookies ask this before reusing a remembered backend. Optional.
+   */
+  available?(b: Backend): boolean;
 }
 
 /** A source of random numbers in [0, 1); injectable for deterministic tests. */
