@@ -50,6 +50,8 @@ const S_TUNNEL = 2;
 const S_CLOSED = 3;
 
 const EMPTY: readonly BackendRuntime[] = [];
+/** Bodies up to this size are copied behind the head for a single write; larger ones go out with writev. */
+const COALESCE_MAX = 16 * 1024;
 
 export class ClientConn implements Expirable, UpstreamUser {
   readonly socket: Socket;
@@ -95,6 +97,8 @@ export class ClientConn implements Expirable, UpstreamUser {
   upstreamMs = -1;
   lastFailure = '';
   waitingDrain = false;
+  /** A response head waiting to go out with the first body bytes. */
+  pendingHead: string | null = null;
   /** Attempts made for the current request (retries and fresh reconnects included). */
   attempts = 0;
   #gone = false;
@@ -238,6 +242,7 @@ export class ClientConn implements Expirable, UpstreamUser {
     this.res = null;
     this.resBuf = null;
     this.headerSent = false;
+    this.pendingHead = null;
     this.status = 0;
     this.bytesOut = 0;
     this.upstreamMs = -1;
@@ -379,14 +384,19 @@ export class ClientConn implements Expirable, UpstreamUser {
     const cfg = this.svc!.config;
     this.upSent = true;
     const s = c.socket;
-    s.cork();
-    s.write(this.upHead, 'latin1');
     // A retry re-sends the body kept so far (a superset of what was queued); a first attempt sends what was queued.
     const pending = this.attempts > 1 ? this.replay : this.queued;
-    let ok = true;
-    if (pending !== null) for (const p of pending) ok = s.write(p);
-    this.queued = [];
-    s.uncork();
+    let ok: boolean;
+    if (pending === null || pending.length === 0) {
+      ok = s.write(this.upHead, 'latin1');
+    } else {
+      s.cork();
+      s.write(this.upHead, 'latin1');
+      ok = true;
+      for (const p of pending) ok = s.write(p);
+      s.uncork();
+    }
+    if (this.queued.length !== 0) this.queued = [];
     c.arm(this.reqDone ? cfg.timeouts.upstream_header : cfg.timeouts.send);
     if (!this.reqDone) {
       if (ok) this.socket.resume();
@@ -487,17 +497,26 @@ export class ClientConn implements Expirable, UpstreamUser {
     else if (r.bodyKind === BODY_CHUNKED) this.resChunked = new ChunkedTracker({ maxLineLength: 4096, maxTrailerSize: cfg.client.max_header_size });
     // The response may end before the request body did; then the connection cannot carry another request.
     if (!this.reqDone) this.closeAfter = true;
-    const head = buildClientHead(r, cfg, { http10, close: this.closeAfter, dechunk: this.dechunk, upgrade: false });
+    // The head goes out with the first body bytes in one write (one syscall for a small response).
+    this.pendingHead = buildClientHead(r, cfg, { http10, close: this.closeAfter, dechunk: this.dechunk, upgrade: false });
     this.headerSent = true;
     this.backend!.recordSuccess();
-    this.#writeClient(Buffer.from(head, 'latin1'));
     if (r.bodyKind === BODY_NONE || (r.bodyKind === BODY_LENGTH && r.contentLength === 0)) {
-      if (bodyStart < buf.length) this.#finish(false);
-      else this.#finish(true);
+      this.#flushHead();
+      this.#finish(bodyStart === buf.length);
       return;
     }
     c.arm(cfg.timeouts.upstream_read);
     if (bodyStart < buf.length) this.#responseBody(c, buf, bodyStart);
+    else this.#flushHead();
+  }
+
+  #flushHead(): void {
+    const head = this.pendingHead;
+    if (head === null) return;
+    this.pendingHead = null;
+    this.bytesOut += head.length;
+    this.#afterWrite(this.socket.write(head, 'latin1'));
   }
 
   #responseBody(c: UpstreamConn, buf: Buffer, offset: number): void {
@@ -544,8 +563,32 @@ export class ClientConn implements Expirable, UpstreamUser {
   };
 
   #writeClient(b: Buffer): void {
+    const head = this.pendingHead;
     this.bytesOut += b.length;
-    if (!this.socket.write(b)) {
+    if (head === null) {
+      this.#afterWrite(this.socket.write(b));
+      return;
+    }
+    this.pendingHead = null;
+    const hl = head.length; // latin1: one byte per character
+    this.bytesOut += hl;
+    if (b.length <= COALESCE_MAX) {
+      const out = Buffer.allocUnsafe(hl + b.length);
+      out.write(head, 0, hl, 'latin1');
+      b.copy(out, hl);
+      this.#afterWrite(this.socket.write(out));
+    } else {
+      const s = this.socket;
+      s.cork();
+      s.write(head, 'latin1');
+      const ok = s.write(b);
+      s.uncork();
+      this.#afterWrite(ok);
+    }
+  }
+
+  #afterWrite(ok: boolean): void {
+    if (!ok) {
       if (!this.waitingDrain) {
         this.waitingDrain = true;
         this.deadline = now() + this.svc!.config.timeouts.send;
