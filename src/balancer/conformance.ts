@@ -88,6 +88,11 @@ export interface SchedulerCase {
   readonly mayMiss?: string;
 }
 
+/** Share of keys whose backend differs between two runs. */
+function moved(x: (string | undefined)[], y: (string | undefined)[]): number {
+  return x.filter((id, k) => id !== y[k]).length / x.length;
+}
+
 function depsFor(seed: number): SchedulerDeps {
   return { random: seededRandom(seed), clock: new ManualClock(1_000_000) };
 }
@@ -237,10 +242,9 @@ export function runSchedulerCases(c: SchedulerCase): void {
     } else {
       const n = 10;
       const tol = st.tolerance;
-      const moved = (x: (string | undefined)[], y: (string | undefined)[]) => x.filter((id, k) => id !== y[k]).length / x.length;
       it(`moves at most 1/N + ${tol} of the keys when one of N=${n} backends leaves${st.viaDown ? ' (removed, or down)' : ' (removed)'}`, () => {
         const ctxs = makeContexts(20_000, 9);
-        const all = makeBackends(new Array<number>(n).fill(1));
+        const all = makeBackends(Array.from({ length: n }, () => 1));
         const s = c.create(all, depsFor(9));
         const base = ctxs.map((ctx) => s.pick(ctx)?.id);
         const leaving = all[3]!;
@@ -265,7 +269,7 @@ export function runSchedulerCases(c: SchedulerCase): void {
       });
       it(`moves at most 1/(N+1) + ${tol} of the keys when a backend joins N=${n}`, () => {
         const ctxs = makeContexts(20_000, 10);
-        const all = makeBackends(new Array<number>(n + 1).fill(1));
+        const all = makeBackends(Array.from({ length: n + 1 }, () => 1));
         const a = c.create(all.slice(0, n), depsFor(10));
         const b = c.create(all, depsFor(10));
         const x = ctxs.map((ctx) => a.pick(ctx)?.id);

@@ -286,7 +286,7 @@ function withDefaults(v: SchedulerInput): SchedulerConfig {
  * SchedulerConfig, every default filled in. Default `swrr`.
  */
 export const schedulerSchema = z
-  .union([z.enum(SCHEDULER_NAMES), schedulerObject], { error: `expected a scheduler name (${SCHEDULER_NAMES.join(', ')}) or { name, ...options }` })
+  .union([z.enum(SCHEDULER_NAMES, { error: `expected a scheduler name (${SCHEDULER_NAMES.join(', ')}) or { name, ...options }` }), schedulerObject])
   .default('swrr')
   .transform((v): SchedulerInput => (typeof v === 'string' ? { name: v } : v))
   .superRefine(checkScheduler)
