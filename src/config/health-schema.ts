@@ -152,8 +152,9 @@ const commonShape = {
   jitter: jitterSchema.default({ kind: 'fraction', value: 0.1 }),
   /**
    * State before the first check. `up`: usable at once, and the first failed check
-   * takes it down without waiting for `fall` (HAProxy's default). `down`: unusable
-   * until `rise` checks passed (keepalived `alpha`). Default `up`.
+   * takes it down without waiting for `fall` (HAProxy's default `init-state up`).
+   * `down`: unusable until `rise` checks passed (keepalived `alpha`, HAProxy
+   * `init-state fully-down`). Default `up`.
    */
   start: z.enum(['up', 'down']).default('up'),
   /** After coming up, the weight ramps linearly from 10% to full over this time, in ms; 0 = off. Default 0 (nginx `slow_start`, HAProxy `slowstart`). */
