@@ -285,3 +285,13 @@ describe('HealthMonitor behaviour', () => {
     assert.equal(rec.flips[0]!.reason, 'L7_TIMEOUT (first check)');
   });
 });
+
+test('a reload to a shorter interval takes effect without waiting out the old one', async (t) => {
+  const fake = new FakeChecks();
+  const rec = new Recorder();
+  const m = monitor(t, { ...rec.listener, createCheck: fake.create });
+  m.update([spec('www', [{ id: '10.0.0.1:80', check: check({ interval: '1h' }) }])]);
+  await rec.until(() => fake.runs === 1, 'the first check');
+  m.update([spec('www', [{ id: '10.0.0.1:80', check: check({ interval: '20ms' }) }])]);
+  await rec.until(() => fake.runs >= 3, 'checks at the new interval');
+});

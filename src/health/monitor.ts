@@ -96,6 +96,8 @@ interface Runner {
   readonly identity: string;
   stopped: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** When the pending timer fires (performance.now()), to shorten it on reload. */
+  dueAt: number;
   inflight: { ctl: AbortController; done: Promise<void> } | undefined;
 }
 
@@ -219,6 +221,14 @@ export class HealthMonitor {
           b.tracker = next;
           const to = effectiveState(next);
           if (from !== to) this.#emitFlip(svc, b, { from, to, source: 'check', reason: t.check ? 'check replaced' : 'check removed' }, now);
+        } else if (b.runner?.timer && t.check) {
+          // Same check, maybe a shorter interval now: do not wait out the old one.
+          const next = nextInterval(b.tracker, b.options);
+          if (b.runner.dueAt - performance.now() > next) {
+            clearTimeout(b.runner.timer);
+            b.runner.timer = undefined;
+            this.#schedule(b, b.runner, jitteredDelay(next, t.check.jitter, this.#random));
+          }
         }
         this.#pushWeight(b, now);
       }
@@ -332,13 +342,14 @@ export class HealthMonitor {
   #startRunner(b: BackendRt): void {
     const check = b.target.check;
     if (!check || this.#closed) return;
-    const runner: Runner = { check: this.#createCheck(check), identity: b.identity, stopped: false, timer: undefined, inflight: undefined };
+    const runner: Runner = { check: this.#createCheck(check), identity: b.identity, stopped: false, timer: undefined, dueAt: 0, inflight: undefined };
     b.runner = runner;
     this.#schedule(b, runner, firstDelay(b.options.interval, check.jitter, this.#random));
   }
 
   #schedule(b: BackendRt, runner: Runner, delay: number): void {
     if (runner.stopped || this.#closed) return;
+    runner.dueAt = performance.now() + delay;
     runner.timer = setTimeout(() => {
       runner.timer = undefined;
       this.#runOnce(b, runner);
