@@ -1,4 +1,4 @@
-import { overhead, Pool, poolMethods } from './pool.ts';
+import { Pool, poolMethods } from './pool.ts';
 import type { Backend, PickContext, Scheduler } from './types.ts';
 
 /**
@@ -10,18 +10,22 @@ export function createLeastConnection(backends: readonly Backend[]): Scheduler {
   return {
     name: 'lc',
     pick(ctx: PickContext) {
+      const { up, weights, list, n } = pool;
+      const accept = ctx.accept;
       let best = -1;
       let bestOh = 0;
-      for (let i = 0; i < pool.n; i++) {
-        if (!pool.ok(i)) continue;
-        const b = pool.list[i]!;
-        const oh = overhead(b);
+      for (let i = 0; i < n; i++) {
+        if (up[i] === 0 || weights[i]! <= 0) continue;
+        const b = list[i]!;
+        const active = b.active;
+        if (b.maxConns > 0 && active >= b.maxConns) continue;
+        const oh = active * 256 + b.inactive; // overhead()
         if (best >= 0 && oh >= bestOh) continue;
-        if (ctx.accept && !ctx.accept(b)) continue;
+        if (accept !== undefined && !accept(b)) continue;
         best = i;
         bestOh = oh;
       }
-      return best < 0 ? undefined : pool.list[best];
+      return best < 0 ? undefined : list[best];
     },
     ...poolMethods(pool),
   };

@@ -50,15 +50,27 @@ export function createLeastRequest(backends: readonly Backend[], opts: LeastRequ
   }
 
   function weighted(ctx: PickContext): number {
+    const { up, weights, list } = pool;
+    const accept = ctx.accept;
     let best = -1;
+    let bestCurrent = 0;
     let total = 0;
     for (let i = 0; i < n; i++) {
-      if (!pool.usable(i, ctx)) continue;
-      const a = pool.list[i]!.active + 1;
-      const w = pool.weights[i]! / (bias === 1 ? a : bias === 0 ? 1 : Math.pow(a, bias));
-      current[i]! += w;
+      // pool.usable(i, ctx), inlined for the hot loop
+      const weight = weights[i]!;
+      if (up[i] === 0 || weight <= 0) continue;
+      const b = list[i]!;
+      if (b.maxConns > 0 && b.active >= b.maxConns) continue;
+      if (accept !== undefined && !accept(b)) continue;
+      const a = b.active + 1;
+      const w = weight / (bias === 1 ? a : bias === 0 ? 1 : Math.pow(a, bias));
+      const c = current[i]! + w;
+      current[i] = c;
       total += w;
-      if (best < 0 || current[i]! > current[best]!) best = i;
+      if (best < 0 || c > bestCurrent) {
+        best = i;
+        bestCurrent = c;
+      }
     }
     if (best >= 0) current[best]! -= total;
     return best;

@@ -7,16 +7,20 @@ import type { Backend, PickContext, Scheduler } from './types.ts';
  * order. Returns an index or -1. Shared with nq.
  */
 export function shortestExpectedDelay(pool: Pool, ctx: PickContext): number {
+  const { up, weights, list, n } = pool;
+  const accept = ctx.accept;
   let best = -1;
   let bestOh = 0;
   let bestW = 0;
-  for (let i = 0; i < pool.n; i++) {
-    if (!pool.ok(i)) continue;
-    const b = pool.list[i]!;
-    const w = pool.weights[i]!;
-    const oh = b.active + 1;
+  for (let i = 0; i < n; i++) {
+    const w = weights[i]!;
+    if (up[i] === 0 || w <= 0) continue;
+    const b = list[i]!;
+    const active = b.active;
+    if (b.maxConns > 0 && active >= b.maxConns) continue;
+    const oh = active + 1;
     if (best >= 0 && oh * bestW >= bestOh * w) continue;
-    if (ctx.accept && !ctx.accept(b)) continue;
+    if (accept !== undefined && !accept(b)) continue;
     best = i;
     bestOh = oh;
     bestW = w;

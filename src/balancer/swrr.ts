@@ -20,14 +20,25 @@ export class SmoothWeighted {
   pick(ctx: PickContext): number {
     const pool = this.#pool;
     const current = this.#current;
+    const { up, weights, list, n } = pool;
+    const accept = ctx.accept;
     let best = -1;
+    let bestCurrent = 0;
     let total = 0;
-    for (let i = 0; i < pool.n; i++) {
-      if (!pool.usable(i, ctx)) continue;
-      const w = pool.weights[i]!;
-      current[i]! += w;
+    for (let i = 0; i < n; i++) {
+      // pool.usable(i, ctx), inlined: this loop is the default scheduler's whole cost.
+      const w = weights[i]!;
+      if (up[i] === 0 || w <= 0) continue;
+      const b = list[i]!;
+      if (b.maxConns > 0 && b.active >= b.maxConns) continue;
+      if (accept !== undefined && !accept(b)) continue;
+      const c = current[i]! + w;
+      current[i] = c;
       total += w;
-      if (best < 0 || current[i]! > current[best]!) best = i;
+      if (best < 0 || c > bestCurrent) {
+        best = i;
+        bestCurrent = c;
+      }
     }
     if (best >= 0) current[best]! -= total;
     return best;

@@ -14,11 +14,19 @@ export function createTwoChoices(backends: readonly Backend[], random: Random): 
   return {
     name: 'twos',
     pick(ctx: PickContext) {
+      const { up, weights, list } = pool;
+      const accept = ctx.accept;
       let total = 0;
       for (let i = 0; i < n; i++) {
-        const u = pool.usable(i, ctx);
-        usable[i] = u ? 1 : 0;
-        if (u) total += pool.weights[i]!;
+        // pool.usable(i, ctx), inlined for the hot loop
+        usable[i] = 0;
+        const w = weights[i]!;
+        if (up[i] === 0 || w <= 0) continue;
+        const b = list[i]!;
+        if (b.maxConns > 0 && b.active >= b.maxConns) continue;
+        if (accept !== undefined && !accept(b)) continue;
+        usable[i] = 1;
+        total += w;
       }
       if (total === 0) return undefined;
       const r1 = random() * total;
@@ -30,7 +38,7 @@ export function createTwoChoices(backends: readonly Backend[], random: Random): 
       for (let i = 0; i < n && (c1 < 0 || c2 < 0); i++) {
         if (usable[i] === 0) continue;
         last = i;
-        acc += pool.weights[i]!;
+        acc += weights[i]!;
         if (c1 < 0 && r1 < acc) c1 = i;
         if (c2 < 0 && r2 < acc) c2 = i;
       }

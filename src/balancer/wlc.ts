@@ -1,4 +1,4 @@
-import { overhead, Pool, poolMethods } from './pool.ts';
+import { Pool, poolMethods } from './pool.ts';
 import type { Backend, PickContext, Scheduler } from './types.ts';
 
 /**
@@ -7,16 +7,21 @@ import type { Backend, PickContext, Scheduler } from './types.ts';
  * go to the first in list order. Returns an index or -1. Shared with lblc and lblcr.
  */
 export function leastWeightedOverhead(pool: Pool, ctx: PickContext): number {
+  const { up, weights, list, n } = pool;
+  const accept = ctx.accept;
   let best = -1;
   let bestOh = 0;
   let bestW = 0;
-  for (let i = 0; i < pool.n; i++) {
-    if (!pool.ok(i)) continue;
-    const b = pool.list[i]!;
-    const w = pool.weights[i]!;
-    const oh = overhead(b);
+  for (let i = 0; i < n; i++) {
+    // pool.ok(i), inlined for the hot loop
+    const w = weights[i]!;
+    if (up[i] === 0 || w <= 0) continue;
+    const b = list[i]!;
+    const active = b.active;
+    if (b.maxConns > 0 && active >= b.maxConns) continue;
+    const oh = active * 256 + b.inactive; // overhead()
     if (best >= 0 && oh * bestW >= bestOh * w) continue;
-    if (ctx.accept && !ctx.accept(b)) continue;
+    if (accept !== undefined && !accept(b)) continue;
     best = i;
     bestOh = oh;
     bestW = w;
