@@ -32,7 +32,7 @@ export type { Backend, PickContext, Random, Scheduler } from './types.ts';
 export { isFull, overhead } from './pool.ts';
 export { hashKeyOf, readArg, type HashKeySource } from './key-spec.ts';
 export { PersistenceTable, type PersistenceEntry, type PersistenceOptions } from './persistence.ts';
-export { StickyCookies, stickyValue, readCookie, type StickyOptions } from './sticky.ts';
+export { StickyCookies, stickySecret, stickyValue, readCookie, type StickyOptions } from './sticky.ts';
 export { WaitQueue, type QueueOutcome, type QueueTicket, type QueueTimers, type Waiter, type WaitQueueOptions } from './queue.ts';
 
 export interface SchedulerDeps {

@@ -18,7 +18,7 @@ import { ExpiringLru } from './lru.ts';
 import { isFull } from './pool.ts';
 import type { Backend, PickContext, Scheduler } from './types.ts';
 
-export { StickyCookies, readCookie, stickyValue, type StickyOptions } from './sticky.ts';
+export { StickyCookies, readCookie, stickySecret, stickyValue, type StickyOptions } from './sticky.ts';
 
 export interface PersistenceOptions {
   /** An entry lives this long after its last use, ms (ipvsadm `-p`). */

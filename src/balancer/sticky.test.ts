@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { schedulerSchema } from '../config/scheduler-schema.ts';
 import { makeBackends } from './conformance.ts';
 import { createScheduler } from './index.ts';
-import { StickyCookies, stickyValue } from './sticky.ts';
+import { StickyCookies, stickySecret, stickyValue } from './sticky.ts';
 
 const SECRET = 'a-cluster-secret-0123';
 const CTX = { client: '192.0.2.1', clientPort: 1, destination: '192.0.2.10:80' };
@@ -16,6 +16,12 @@ describe('sticky cookies', () => {
     assert.equal(stickyValue('10.0.0.1:80', SECRET), v);
     assert.notEqual(stickyValue('10.0.0.1:80', 'another-secret-0123'), v);
     assert.notEqual(stickyValue('10.0.0.2:80', SECRET), v);
+  });
+
+  it('derives a default secret from the cluster and service names', () => {
+    assert.equal(stickySecret(undefined, 'prod', 'www'), stickySecret(undefined, 'prod', 'www'));
+    assert.notEqual(stickySecret(undefined, 'prod', 'www'), stickySecret(undefined, 'prod', 'api'));
+    assert.equal(stickySecret(SECRET, 'prod', 'www'), SECRET);
   });
 
   it('maps a value back to its backend, also for new objects with the same id (reload)', () => {

@@ -17,6 +17,16 @@ export function stickyValue(id: string, secret: string): string {
   return createHmac('sha256', secret).update(id).digest().subarray(0, 9).toString('base64url');
 }
 
+/**
+ * The key to use when the config gives no `secret`: derived from the cluster and
+ * service names, so that every director and every reload agree. Such values hide
+ * the address from clients, but can be recomputed by whoever knows the names and
+ * the addresses; set `secret` for more.
+ */
+export function stickySecret(configured: string | undefined, clusterName: string, serviceName: string): string {
+  return configured ?? `palisade-sticky/${clusterName}/${serviceName}`;
+}
+
 /** The value of cookie `name` in a `Cookie` header, or undefined. Does not allocate when absent. */
 export function readCookie(header: string | undefined, name: string, ignoreCase = false): string | undefined {
   if (header === undefined || header === '') return undefined;
