@@ -93,13 +93,16 @@ export function createMaglev(backends: readonly Backend[], opts: MaglevOptions):
   const configured = pool.list.map((b) => intWeight(b.weight));
   const members = new Int32Array(pool.n);
   let table: Int32Array = new Int32Array(size).fill(-1);
-  let dirty = true;
+  let dirty = false;
 
   function rebuild(): void {
     dirty = false;
     for (let i = 0; i < pool.n; i++) members[i] = pool.up[i] === 1 ? configured[i]! : 0;
     table = buildMaglevTable(ids, members, size);
   }
+
+  // Build now rather than at the first pick: a 65537-entry table takes a few ms.
+  rebuild();
 
   return {
     name: 'mh',
