@@ -40,7 +40,8 @@ describe('scheduler schema', () => {
   });
 
   const bad: [string, string, RegExp][] = [
-    ['nope', 'services.www.scheduler', /expected one of "rr", "wrr"/],
+    ['nope', 'services.www.scheduler', /expected a scheduler name \(rr, wrr, /],
+    ['{ name: nope }', 'services.www.scheduler.name', /expected one of "rr", "wrr"/],
     ['hash', 'services.www.scheduler.key', /hash needs a key spec/],
     ['{ name: rr, key: $uri }', 'services.www.scheduler.key', /key applies only to scheduler hash, not rr/],
     ['{ name: wlc, table_size: 251 }', 'services.www.scheduler.table_size', /applies only to scheduler mh/],

@@ -286,7 +286,10 @@ function withDefaults(v: SchedulerInput): SchedulerConfig {
  * SchedulerConfig, every default filled in. Default `swrr`.
  */
 export const schedulerSchema = z
-  .union([z.enum(SCHEDULER_NAMES, { error: `expected a scheduler name (${SCHEDULER_NAMES.join(', ')}) or { name, ...options }` }), schedulerObject])
+  .union([z.enum(SCHEDULER_NAMES), schedulerObject], {
+    // A bare value gets this message; for an object, the loader reports the deeper problem (e.g. `decay`).
+    error: (iss) => (iss.input !== null && typeof iss.input === 'object' && !Array.isArray(iss.input) ? undefined : `expected a scheduler name (${SCHEDULER_NAMES.join(', ')}) or { name, ...options }`),
+  })
   .default('swrr')
   .transform((v): SchedulerInput => (typeof v === 'string' ? { name: v } : v))
   .superRefine(checkScheduler)
