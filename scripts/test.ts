@@ -39,7 +39,7 @@ function findTests(dir: string, suffix = '.test.ts'): string[] {
     }
   };
   walk(join(root, dir));
-  return out.sort();
+  return out.toSorted();
 }
 
 function which(cmd: string): boolean {
@@ -48,7 +48,7 @@ function which(cmd: string): boolean {
 
 const suites: Suite[] = [
   { name: 'typecheck', command: [bin('tsc'), '--noEmit', '-p', '.'] },
-  { name: 'lint', command: [bin('oxlint'), '--deny-warnings', 'src', 'test', 'bench', 'scripts'] },
+  { name: 'lint', command: [bin('oxlint'), '--deny-warnings', '-f', 'unix', 'src', 'test', 'bench', 'scripts'] },
   { name: 'unit', files: () => findTests('src') },
   { name: 'integration', files: () => findTests('test/integration'), concurrency: 1 },
   {

@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../core/units.ts';
-import { schedulerSchema } from './scheduler-schema.ts';
+import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameSchema = z.string().regex(NAME, 'expected a name of letters, digits, "_", "." or "-" (at most 63)');
@@ -217,6 +217,15 @@ const clientSchema = z
   })
   .prefault({});
 
+const queueSchema = z
+  .strictObject({
+    /** Requests that may wait for a free slot when every usable backend is at its `max_conns` (HAProxy `maxqueue`); 0 = none wait. */
+    max_length: z.number().int().min(0).default(1024),
+    /** How long a request may wait in the queue before it gets 503 (HAProxy `timeout queue`). */
+    timeout: duration(5_000),
+  })
+  .prefault({});
+
 const headersSchema = z
   .strictObject({
     /** Add `X-Forwarded-For`, `X-Forwarded-Proto` and `X-Forwarded-Host`. Default true. */
@@ -244,6 +253,11 @@ const serviceSchema = z.strictObject({
   keepalive: upstreamKeepaliveSchema,
   client: clientSchema,
   headers: headersSchema,
+  /** Source-IP persistence (ipvsadm `-p`, keepalived `persistence_timeout`); absent = none. See docs/schedulers.md. */
+  persistence: persistenceSchema.optional(),
+  /** Cookie persistence (HAProxy `cookie ... insert`, nginx `sticky cookie`); absent = none. See docs/schedulers.md. */
+  sticky: stickySchema.optional(),
+  queue: queueSchema,
   /** HTML file (relative to the cluster file) served with 502/503/504 when no backend can answer; default a plain built-in page. */
   error_page: z.string().min(1).optional(),
 });

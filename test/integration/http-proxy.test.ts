@@ -286,15 +286,15 @@ test('a WebSocket echo works through the proxy', async (t) => {
   const ws = new WebSocket(`ws://127.0.0.1:${p.port}/chat`);
   const got: string[] = [];
   await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => {
+    ws.addEventListener('open', () => {
       ws.send('one');
       ws.send('two');
-    };
-    ws.onmessage = (e) => {
+    });
+    ws.addEventListener('message', (e) => {
       got.push(String(e.data));
       if (got.length === 2) resolve();
-    };
-    ws.onerror = () => reject(new Error('websocket error'));
+    });
+    ws.addEventListener('error', () => reject(new Error('websocket error')));
   });
   ws.close();
   assert.deepEqual(got, ['echo: one', 'echo: two']);
@@ -421,7 +421,7 @@ test('reload with a good file loses no in-flight request and keeps unchanged bac
   assert.equal(s.requests, 10, 'the unchanged backend kept its counters');
   const names = new Set<string>();
   for (let i = 0; i < 6; i++) names.add((await request(`${p.url}/`)).body.trim());
-  assert.deepEqual([...names].sort(), ['other', 'slow']);
+  assert.deepEqual([...names].toSorted(), ['other', 'slow']);
 });
 
 test('pipelined requests are answered in order', async (t) => {

@@ -28,6 +28,7 @@ import {
 } from './parse.ts';
 import type { BackendRuntime, ServiceRuntime } from './service.ts';
 import type { UpstreamConn, UpstreamUser } from './upstream.ts';
+import type { QueueTicket } from '../../balancer/index.ts';
 
 /** What a connection needs from the listener that accepted it. */
 export interface ListenerContext {
@@ -101,6 +102,8 @@ export class ClientConn implements Expirable, UpstreamUser {
   pendingHead: string | null = null;
   /** Attempts made for the current request (retries and fresh reconnects included). */
   attempts = 0;
+  /** Place in the service's queue while waiting for a backend slot. */
+  ticket: QueueTicket | null = null;
   #gone = false;
 
   constructor(socket: Socket, ctx: ListenerContext) {
@@ -153,6 +156,10 @@ export class ClientConn implements Expirable, UpstreamUser {
     this.state = S_CLOSED;
     this.ctx.sweeper.delete(this);
     this.ctx.connections.delete(this);
+    if (this.ticket !== null) {
+      this.ticket.cancel();
+      this.ticket = null;
+    }
     if (was === S_REQ || was === S_TUNNEL) {
       if (was === S_REQ && this.status === 0) this.status = 499;
       this.#releaseAttempt(false);
@@ -348,8 +355,12 @@ export class ClientConn implements Expirable, UpstreamUser {
 
   #tryNext(): void {
     const svc = this.svc!;
-    const b = svc.pick(this.remoteAddress, this.remotePort, this.ctx.destination, this.tried.length === 0 ? EMPTY : this.tried);
+    const b = svc.pick(this.remoteAddress, this.remotePort, this.ctx.destination, this.tried.length === 0 ? EMPTY : this.tried, this.head!);
     if (b === undefined) {
+      if (svc.queue !== undefined && svc.onlyFull(this.tried)) {
+        this.#enqueue(svc);
+        return;
+      }
       if (this.tried.length === 0) {
         svc.noBackend++;
         this.lastFailure = 'no usable backend';
@@ -361,6 +372,36 @@ export class ClientConn implements Expirable, UpstreamUser {
     }
     this.tried.push(b);
     this.#useBackend(b, false);
+  }
+
+  /** Every usable backend is at its max_conns: wait for a slot (HAProxy's queue), or 503. */
+  #enqueue(svc: ServiceRuntime): void {
+    const ticket = svc.queue!.enqueue({
+      accept: (b) => (b as BackendRuntime).usable(now()) && !this.tried.includes(b as BackendRuntime),
+      grant: (b) => {
+        this.ticket = null;
+        if (this.state !== S_REQ) {
+          svc.queue?.release(b);
+          return;
+        }
+        this.tried.push(b as BackendRuntime);
+        this.#useBackend(b as BackendRuntime, false);
+      },
+      expire: (reason) => {
+        this.ticket = null;
+        if (this.state !== S_REQ) return;
+        this.lastFailure = `queue ${reason}`;
+        svc.noBackend++;
+        this.#respondError(503);
+      },
+    });
+    if (ticket === undefined) {
+      this.lastFailure = 'queue full';
+      svc.noBackend++;
+      this.#respondError(503);
+      return;
+    }
+    this.ticket = ticket;
   }
 
   #useBackend(b: BackendRuntime, fresh: boolean): void {
@@ -498,9 +539,11 @@ export class ClientConn implements Expirable, UpstreamUser {
     // The response may end before the request body did; then the connection cannot carry another request.
     if (!this.reqDone) this.closeAfter = true;
     // The head goes out with the first body bytes in one write (one syscall for a small response).
-    this.pendingHead = buildClientHead(r, cfg, { http10, close: this.closeAfter, dechunk: this.dechunk, upgrade: false });
+    const b = this.backend!;
+    this.pendingHead = buildClientHead(r, cfg, { http10, close: this.closeAfter, dechunk: this.dechunk, upgrade: false, extra: svc.stickyHeader(b, h) });
+    svc.observe(b, this.upstreamMs, r.status < 500);
     this.headerSent = true;
-    this.backend!.recordSuccess();
+    b.recordSuccess();
     if (r.bodyKind === BODY_NONE || (r.bodyKind === BODY_LENGTH && r.contentLength === 0)) {
       this.#flushHead();
       this.#finish(bodyStart === buf.length);
@@ -641,6 +684,7 @@ export class ClientConn implements Expirable, UpstreamUser {
     const b = this.backend!;
     this.lastFailure = kind;
     const marked = b.recordFailure(now());
+    this.svc!.observe(b, now() - this.upStart, false);
     const svc = this.svc!;
     this.ctx.log.warn({ service: svc.name, backend: b.id, failure: kind, detail, marked_unavailable: marked }, `backend ${b.id} failed: ${detail}`);
     this.#releaseAttempt(false);
@@ -684,6 +728,8 @@ export class ClientConn implements Expirable, UpstreamUser {
       if (reuse) c.release();
       else c.destroy();
     }
+    // A freed slot goes to the oldest request waiting for one.
+    if (b !== null && b.maxConns !== 0) this.svc?.queue?.release(b);
   }
 
   // ---- completing a request ------------------------------------------------
@@ -764,7 +810,7 @@ export class ClientConn implements Expirable, UpstreamUser {
     const cfg = this.svc!.config;
     this.state = S_TUNNEL;
     this.deadline = 0;
-    const head = buildClientHead(r, cfg, { http10: false, close: false, dechunk: false, upgrade: true });
+    const head = buildClientHead(r, cfg, { http10: false, close: false, dechunk: false, upgrade: true, extra: this.svc!.stickyHeader(this.backend!, this.head!) });
     this.socket.write(head, 'latin1');
     if (bodyStart < buf.length) this.#tunnelToClient(buf.subarray(bodyStart));
     const pending = this.buf;

@@ -98,6 +98,8 @@ export interface ClientHeadOptions {
   dechunk: boolean;
   /** This is a 101 answer to an Upgrade request. */
   upgrade: boolean;
+  /** Complete header lines to add (each ending in CRLF), e.g. a sticky cookie; '' for none. */
+  extra: string;
 }
 
 /** The head of the response as sent to a client. The backend's Server header is dropped (no version leaks). */
@@ -115,6 +117,7 @@ export function buildClientHead(r: ResponseHead, svc: ServiceConfig, o: ClientHe
     out += `${r.lines[i]}\r\n`;
   }
   if (via !== '') out += viaLine(r, via);
+  out += o.extra;
   if (o.upgrade) out += `Connection: upgrade\r\nUpgrade: ${r.upgrade}\r\n`;
   else if (o.close) out += 'Connection: close\r\n';
   else if (o.http10) out += 'Connection: keep-alive\r\n';

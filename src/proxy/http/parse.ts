@@ -63,7 +63,6 @@ export interface ResponseHead extends HeadCommon {
   reason: string;
 }
 
-const CRLF = 0x0a;
 
 // Characters allowed in a token (RFC 9110 §5.6.2).
 const TOKEN = new Uint8Array(128);
@@ -272,5 +271,18 @@ export function parseResponseHead(buf: Buffer, start: number, end: number, limit
   return h;
 }
 
-export const HTTP_CR = 0x0d;
-export const HTTP_LF = CRLF;
+/**
+ * The raw value of a header field (`name` in lower case), trimmed; several fields of
+ * that name are joined with ", " (or "; " for Cookie, RFC 6265 §5.4). Undefined when absent.
+ */
+export function headerValue(h: HeadCommon, name: string): string | undefined {
+  let out: string | undefined;
+  const names = h.names;
+  for (let i = 0; i < names.length; i++) {
+    if (names[i] !== name) continue;
+    const line = h.lines[i]!;
+    const v = line.slice(line.indexOf(':') + 1).trim();
+    out = out === undefined ? v : `${out}${name === 'cookie' ? '; ' : ', '}${v}`;
+  }
+  return out;
+}

@@ -144,7 +144,7 @@ export class HttpProxy {
     const opened: Listener[] = [];
     const runtimes = new Map<string, ServiceRuntime>();
     for (const [name, { svc }] of wanted) {
-      const rt = this.#services.get(name) ?? new ServiceRuntime(name, svc, pages.get(name));
+      const rt = this.#services.get(name) ?? new ServiceRuntime(name, svc, pages.get(name), config.cluster.name);
       runtimes.set(name, rt);
       for (const addr of svc.listen) {
         const key = listenKey(addr);

@@ -3,10 +3,12 @@
  * (`host:port`) so that a reload keeps the state of unchanged ones: pooled
  * connections, passive failure counts, counters.
  */
-import type { Backend, PickContext, Scheduler } from '../../balancer/index.ts';
-import { createScheduler } from '../../balancer/index.ts';
+import type { Backend, HashKeySource, PickContext, Scheduler } from '../../balancer/index.ts';
+import { createScheduler, hashKeyOf, PersistenceTable, StickyCookies, stickySecret, WaitQueue } from '../../balancer/index.ts';
+import { hashKeySpec, type HashKeySpec, type PersistenceConfig } from '../../config/scheduler-schema.ts';
 import type { BackendConfig, ServiceConfig } from '../../config/schema.ts';
 import { now } from '../../core/deadlines.ts';
+import { headerValue, type RequestHead } from './parse.ts';
 import { UpstreamPool } from './upstream.ts';
 
 export class BackendRuntime implements Backend {
@@ -105,8 +107,22 @@ interface MutablePickContext {
   client: string;
   clientPort: number;
   destination: string;
-  key?: string;
+  key: string | undefined;
   accept: (b: Backend) => boolean;
+}
+
+/** The request a hash key is computed from; one reused object per service. */
+class KeySource implements HashKeySource {
+  remoteAddr = '';
+  requestUri = '';
+  head: RequestHead | null = null;
+  header(name: string): string | undefined {
+    return this.head === null ? undefined : headerValue(this.head, name);
+  }
+}
+
+function samePersistence(a: PersistenceConfig, b: PersistenceConfig): boolean {
+  return a.timeout === b.timeout && a.granularity === b.granularity && a.granularity_v6 === b.granularity_v6 && a.max_entries === b.max_entries;
 }
 
 export class ServiceRuntime {
@@ -123,18 +139,27 @@ export class ServiceRuntime {
   #exclude: readonly BackendRuntime[] = [];
   #t = 0;
   readonly #ctx: MutablePickContext;
+  readonly #keySource = new KeySource();
+  #keySpec: HashKeySpec | undefined;
+  #persist: PersistenceTable | undefined;
+  #sticky: StickyCookies | undefined;
+  /** Requests waiting for a slot when every usable backend is at `max_conns`; undefined when no backend has a limit. */
+  queue: WaitQueue | undefined;
+  readonly #clusterName: string;
   // Counters.
   requests = 0;
   noBackend = 0;
 
-  constructor(name: string, config: ServiceConfig, errorPage: Buffer | undefined) {
+  constructor(name: string, config: ServiceConfig, errorPage: Buffer | undefined, clusterName = 'palisade') {
     this.name = name;
     this.config = config;
     this.errorPage = errorPage;
+    this.#clusterName = clusterName;
     this.#ctx = {
       client: '',
       clientPort: 0,
       destination: '',
+      key: undefined,
       accept: (b) => (b as BackendRuntime).usable(this.#t) && !this.#exclude.includes(b as BackendRuntime),
     };
     this.apply(config, errorPage);
@@ -161,8 +186,48 @@ export class ServiceRuntime {
     this.#primarySched = createScheduler(config.scheduler, primaries);
     this.#backupSched = createScheduler(config.scheduler, backups);
     for (const b of next.values()) if (!b.healthy) this.#schedFor(b).down(b);
+    const all = [...primaries, ...backups];
+    this.#keySpec = undefined;
+    if (config.scheduler.name === 'hash' && config.scheduler.key !== undefined) {
+      const r = hashKeySpec(config.scheduler.key);
+      if (r.ok) this.#keySpec = r.spec;
+    }
+    // Persistence entries of unchanged backends survive a reload.
+    const pc = config.persistence;
+    if (pc === undefined) {
+      this.#persist = undefined;
+    } else if (this.#persist !== undefined && this.#persistConfig !== undefined && samePersistence(this.#persistConfig, pc)) {
+      this.#persist.rebind(all);
+    } else {
+      const table = new PersistenceTable({ timeout: pc.timeout, granularity: pc.granularity, granularityV6: pc.granularity_v6, maxEntries: pc.max_entries });
+      if (this.#persist !== undefined) table.import(this.#persist.export(), all);
+      this.#persist = table;
+    }
+    this.#persistConfig = pc;
+    const sc = config.sticky;
+    this.#sticky =
+      sc === undefined
+        ? undefined
+        : new StickyCookies(all, {
+            cookie: sc.cookie,
+            secret: stickySecret(sc.secret, this.#clusterName, this.name),
+            expires: sc.expires,
+            path: sc.path,
+            domain: sc.domain,
+            httpOnly: sc.http_only,
+            secure: sc.secure,
+            sameSite: sc.same_site,
+          });
+    const limited = all.some((b) => b.maxConns > 0) && config.queue.max_length > 0;
+    const q = this.queue;
+    if (!limited || q === undefined || q.maxLength !== config.queue.max_length || q.timeout !== config.queue.timeout) {
+      this.queue = limited ? new WaitQueue({ maxLength: config.queue.max_length, timeout: config.queue.timeout }) : undefined;
+      q?.close();
+    }
     return removed;
   }
+
+  #persistConfig: PersistenceConfig | undefined;
 
   #schedFor(b: BackendRuntime): Scheduler {
     return b.backup ? this.#backupSched : this.#primarySched;
@@ -180,20 +245,60 @@ export class ServiceRuntime {
    * Chooses a backend for a request: primaries first, backups only when no primary
    * is usable (nginx `backup`). `exclude` holds backends already tried for it.
    */
-  pick(client: string, clientPort: number, destination: string, exclude: readonly BackendRuntime[]): BackendRuntime | undefined {
+  pick(client: string, clientPort: number, destination: string, exclude: readonly BackendRuntime[], head: RequestHead): BackendRuntime | undefined {
     const ctx = this.#ctx;
     ctx.client = client;
     ctx.clientPort = clientPort;
     ctx.destination = destination;
+    if (this.#keySpec !== undefined) {
+      const src = this.#keySource;
+      src.remoteAddr = client;
+      src.requestUri = head.target;
+      src.head = head;
+      ctx.key = hashKeyOf(this.#keySpec, src);
+      src.head = null;
+    }
     this.#exclude = exclude;
     this.#t = now();
-    const b = (this.#primarySched.pick(ctx as PickContext) ?? this.#backupSched.pick(ctx as PickContext)) as BackendRuntime | undefined;
+    const b = (this.#pickFrom(this.#primarySched, head) ?? this.#pickFrom(this.#backupSched, head)) as BackendRuntime | undefined;
     this.#exclude = [];
     return b;
+  }
+
+  #pickFrom(sched: Scheduler, head: RequestHead): Backend | undefined {
+    const ctx = this.#ctx as PickContext;
+    if (this.#sticky !== undefined) return this.#sticky.pick(ctx, headerValue(head, 'cookie'), sched);
+    if (this.#persist !== undefined) return this.#persist.pick(ctx, sched);
+    return sched.pick(ctx);
+  }
+
+  /** The Set-Cookie header line that sends this client to `b` next time, or '' when its cookie already does. */
+  stickyHeader(b: BackendRuntime, head: RequestHead): string {
+    const st = this.#sticky;
+    if (st === undefined || st.fromCookie(headerValue(head, 'cookie')) === b) return '';
+    return `Set-Cookie: ${st.setCookie(b)}\r\n`;
+  }
+
+  /** Some backend could take the request but for its `max_conns`: worth queueing. */
+  onlyFull(exclude: readonly BackendRuntime[]): boolean {
+    const t = now();
+    for (const list of [this.primaries, this.backups]) {
+      for (const b of list) {
+        if (exclude.includes(b) || b.configDown || !b.healthy || b.downUntil > t || b.weight === 0) continue;
+        if (b.maxConns !== 0 && b.active >= b.maxConns) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Response-time feedback for `least_time` / `ewma`. */
+  observe(b: BackendRuntime, ms: number, ok: boolean): void {
+    this.#schedFor(b).observe?.(b, ms, ok);
   }
 
   /** Releases every pooled connection; for shutdown or removal. */
   close(): void {
     for (const b of this.byId.values()) b.pool.closeIdle();
+    this.queue?.close();
   }
 }
