@@ -34,8 +34,6 @@ export interface HeadCommon {
   lines: string[];
   /** Lower-cased field name of each line, parallel to `lines`. */
   names: string[];
-  /** Lower-cased field value of each line, trimmed, parallel to `lines`. */
-  values: string[];
   bodyKind: BodyKind;
   /** Body length when `bodyKind` is BODY_LENGTH. */
   contentLength: number;
@@ -121,17 +119,15 @@ function parseFields(text: string, start: number, limits: HeadLimits, h: HeadCom
       throw new HeadError(400, c === 0x20 || c === 0x09 ? 'whitespace before the colon of a header field' : 'invalid header field name');
     }
     if (badValueChar(text, colon + 1, eol)) throw new HeadError(400, 'invalid character (CR, LF, NUL or control) in a header value');
-    const line = text.slice(pos, eol);
     const name = text.slice(pos, colon).toLowerCase();
-    const value = text.slice(colon + 1, eol).trim();
-    h.lines.push(line);
+    h.lines.push(text.slice(pos, eol));
     h.names.push(name);
-    const lvalue = value.toLowerCase();
-    h.values.push(lvalue);
+    // Only the fields that decide framing and routing are looked at here.
     switch (name) {
       case 'content-length': {
         if (clSeen) throw new HeadError(400, 'more than one Content-Length');
         clSeen = true;
+        const value = text.slice(colon + 1, eol).trim();
         if (!/^\d{1,15}$/.test(value)) throw new HeadError(400, 'invalid Content-Length');
         h.contentLength = Number(value);
         break;
@@ -139,6 +135,8 @@ function parseFields(text: string, start: number, limits: HeadLimits, h: HeadCom
       case 'transfer-encoding': {
         if (teSeen) throw new HeadError(isRequest ? 501 : 400, 'more than one Transfer-Encoding');
         teSeen = true;
+        const value = text.slice(colon + 1, eol).trim();
+        const lvalue = value.toLowerCase();
         if (lvalue !== 'chunked') {
           if (isRequest) throw new HeadError(501, `Transfer-Encoding ${JSON.stringify(value)} is not supported (only chunked)`);
           // A response may stack codings; only a final "chunked" is framing we understand.
@@ -147,23 +145,24 @@ function parseFields(text: string, start: number, limits: HeadLimits, h: HeadCom
         break;
       }
       case 'connection':
-        for (const tok of lvalue.split(',')) {
+        for (const tok of text.slice(colon + 1, eol).toLowerCase().split(',')) {
           const t = tok.trim();
           if (t !== '') h.connectionTokens.push(t);
         }
         break;
       case 'upgrade':
-        upgradeRaw = value;
+        upgradeRaw = text.slice(colon + 1, eol).trim();
         break;
       case 'host':
         if (isRequest) {
           const r = h as RequestHead;
           if (r.host !== '') throw new HeadError(400, 'more than one Host header');
+          const value = text.slice(colon + 1, eol).trim();
           r.host = value === '' ? ' ' : value;
         }
         break;
       case 'expect':
-        if (isRequest && lvalue === '100-continue') (h as RequestHead).expectContinue = true;
+        if (isRequest && text.slice(colon + 1, eol).trim().toLowerCase() === '100-continue') (h as RequestHead).expectContinue = true;
         break;
     }
     pos = eol + 2;
@@ -184,7 +183,7 @@ function parseFields(text: string, start: number, limits: HeadLimits, h: HeadCom
 }
 
 function newCommon(minor: number): HeadCommon {
-  return { minor, lines: [], names: [], values: [], bodyKind: BODY_NONE, contentLength: 0, close: false, connectionTokens: [], upgrade: '' };
+  return { minor, lines: [], names: [], bodyKind: BODY_NONE, contentLength: 0, close: false, connectionTokens: [], upgrade: '' };
 }
 
 function parseVersion(text: string, at: number): number {
