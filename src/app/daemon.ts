@@ -13,6 +13,7 @@ import { configBaseDir, HttpProxy, type ServiceSnapshot } from '../proxy/http/se
 import { ControlServer, controlSocketPath, defaultRuntimeDir, type ControlRequest } from './control.ts';
 import { hostAddresses, selectNode, type SelectedNode } from './node.ts';
 import { WorkerPool } from './workers.ts';
+import { HealthBridge, healthReason, type HealthPush, type HealthSink, type OperatorAction } from './health.ts';
 
 export interface DaemonOptions {
   /** The cluster file (re-read on reload). */
@@ -43,6 +44,24 @@ export interface DaemonStatus {
   services: ServiceSnapshot[];
 }
 
+const NULL_SINK: HealthSink = {
+  setBackendState: () => undefined,
+  setBackendWeight: () => undefined,
+  setPanic: () => undefined,
+  setQuorum: () => undefined,
+};
+
+/** Health decisions for every worker, sent as they are made. */
+function broadcastSink(pool: WorkerPool): HealthSink {
+  const send = (p: HealthPush) => pool.broadcast([p]);
+  return {
+    setBackendState: (service, backend, state) => send({ op: 'state', service, backend, state }),
+    setBackendWeight: (service, backend, weight) => send({ op: 'weight', service, backend, weight }),
+    setPanic: (service, panic) => send({ op: 'panic', service, panic }),
+    setQuorum: (service, up) => send({ op: 'quorum', service, up }),
+  };
+}
+
 export class Daemon {
   readonly file: string;
   readonly log: Logger;
@@ -51,6 +70,7 @@ export class Daemon {
   readonly #requestedNode: string | undefined;
   #proxy: HttpProxy | undefined;
   #pool: WorkerPool | undefined;
+  #health: HealthBridge | undefined;
   #control: ControlServer | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #stopped = false;
@@ -89,17 +109,31 @@ export class Daemon {
   async #startRoles(): Promise<void> {
     const { config } = this.#loaded;
     const baseDir = configBaseDir(this.file);
+    if (this.#node.services.length === 0) return;
     if (this.#node.workers > 1) {
-      this.#pool = new WorkerPool(this.#node.workers, this.log);
+      const health = new HealthBridge(this.log, NULL_SINK);
+      this.#health = health;
+      const pool = new WorkerPool(this.#node.workers, this.log, {
+        onOutcome: (service, backend, outcome) => health.report(service, backend, outcome),
+        pushes: () => health.pushes(),
+      });
+      this.#pool = pool;
+      // Workers that have not applied the config yet ignore pushes; they get the whole state once they have.
+      health.sink = broadcastSink(pool);
+      health.update(config, this.#node.services);
       try {
-        await this.#pool.start(config, this.#node.services, baseDir);
+        await pool.start(config, this.#node.services, baseDir);
       } catch (err) {
-        await this.#pool.stop(0);
+        await pool.stop(0);
+        await health.close();
         throw err;
       }
     } else {
-      this.#proxy = new HttpProxy({ log: this.log, baseDir });
-      await this.#proxy.apply(config, this.#node.services, baseDir);
+      const proxy = new HttpProxy({ log: this.log, baseDir, onOutcome: (service, backend, outcome) => this.#health?.report(service, backend, outcome) });
+      this.#proxy = proxy;
+      await proxy.apply(config, this.#node.services, baseDir);
+      this.#health = new HealthBridge(this.log, proxy);
+      this.#health.update(config, this.#node.services);
     }
   }
 
@@ -148,9 +182,10 @@ export class Daemon {
       if (this.#pool !== undefined) {
         const errors = await this.#pool.apply(loaded.config, node.services, baseDir);
         if (errors.length > 0) throw new Error(errors.join('; '));
-      } else {
-        await this.#proxy!.apply(loaded.config, node.services, baseDir);
+      } else if (this.#proxy !== undefined) {
+        await this.#proxy.apply(loaded.config, node.services, baseDir);
       }
+      this.#health?.update(loaded.config, node.services);
     } catch (err) {
       const errors = [errorMessage(err)];
       this.log.error({ file: this.file, errors }, 'reload failed to apply, still running the previous config');
@@ -165,6 +200,16 @@ export class Daemon {
 
   async status(): Promise<DaemonStatus> {
     const services = this.#pool !== undefined ? await this.#pool.snapshot() : (this.#proxy?.snapshot() ?? []);
+    const health = this.#health?.snapshot();
+    for (const s of services) {
+      const hs = health?.services.find((x) => x.service === s.name);
+      if (hs === undefined) continue;
+      for (const b of s.backends) {
+        const hb = hs.backends.find((x) => x.backend === b.id);
+        if (hb === undefined) continue;
+        b.check = { type: hb.check ?? 'none', last: healthReason(hb), since: hb.since };
+      }
+    }
     return {
       cluster: this.#loaded.config.cluster.name,
       node: this.#node.name,
@@ -181,6 +226,15 @@ export class Daemon {
         return this.reload();
       case 'status':
         return { ok: true, status: await this.status() };
+      case 'backend': {
+        if (this.#health === undefined) return { ok: false, error: 'this node runs no services' };
+        const { service, backend, action, weight } = req as { service?: unknown; backend?: unknown; action?: unknown; weight?: unknown };
+        if (typeof service !== 'string' || typeof backend !== 'string' || !['drain', 'maint', 'enable', 'weight'].includes(String(action))) {
+          return { ok: false, error: 'expected { service, backend, action: drain|maint|enable|weight, weight? }' };
+        }
+        const r = this.#health.operate(service, backend, action as OperatorAction, typeof weight === 'number' ? weight : undefined);
+        return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
+      }
       default:
         return { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}` };
     }
@@ -191,7 +245,7 @@ export class Daemon {
     if (this.#stopped) return;
     this.#stopped = true;
     this.log.info({ grace_ms: graceMs }, 'stopping');
-    await Promise.all([this.#proxy?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close()]);
+    await Promise.all([this.#proxy?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close()]);
     this.log.flush();
   }
 

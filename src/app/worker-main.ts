@@ -6,6 +6,7 @@ import cluster from 'node:cluster';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { errorMessage } from '../core/errors.ts';
 import { HttpProxy } from '../proxy/http/server.ts';
+import { applyPush } from './health.ts';
 import type { PrimaryMessage, WorkerMessage } from './messages.ts';
 
 if (!cluster.isWorker) throw new Error('worker-main.ts runs only as a cluster worker');
@@ -18,7 +19,7 @@ process.on('message', (m: PrimaryMessage) => {
   switch (m.type) {
     case 'apply': {
       log ??= createLogger({ level: m.config.log.level, format: m.config.log.format }).child({ worker: cluster.worker?.id });
-      proxy ??= new HttpProxy({ log, baseDir: m.baseDir });
+      proxy ??= new HttpProxy({ log, baseDir: m.baseDir, onOutcome: (service, backend, outcome) => send({ type: 'outcome', service, backend, outcome }) });
       proxy.apply(m.config, m.services, m.baseDir).then(
         () => send({ type: 'applied', id: m.id, ok: true }),
         (err: unknown) => send({ type: 'applied', id: m.id, ok: false, error: errorMessage(err) }),
@@ -27,6 +28,9 @@ process.on('message', (m: PrimaryMessage) => {
     }
     case 'status':
       send({ type: 'status', id: m.id, services: proxy?.snapshot() ?? [] });
+      return;
+    case 'health':
+      if (proxy !== undefined) for (const p of m.pushes) applyPush(proxy, p);
       return;
     case 'stop':
       void (proxy?.close(m.graceMs) ?? Promise.resolve()).finally(() => {

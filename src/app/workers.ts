@@ -8,7 +8,16 @@ import { fileURLToPath } from 'node:url';
 import type { ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { ServiceSnapshot } from '../proxy/http/server.ts';
+import type { Outcome } from '../proxy/http/service.ts';
+import type { HealthPush } from './health.ts';
 import type { PrimaryMessage, WorkerMessage } from './messages.ts';
+
+export interface WorkerHooks {
+  /** A worker saw a passive outcome. */
+  onOutcome(service: string, backend: string, outcome: Outcome): void;
+  /** The health state a (re)started worker must be told after applying the config. */
+  pushes(): HealthPush[];
+}
 
 interface Current {
   config: ClusterConfig;
@@ -26,9 +35,12 @@ export class WorkerPool {
   #recentCrashes: number[] = [];
   readonly #pending = new Map<number, { left: number; results: WorkerMessage[]; done: (r: WorkerMessage[]) => void }>();
 
-  constructor(count: number, log: Logger) {
+  readonly #hooks: WorkerHooks;
+
+  constructor(count: number, log: Logger, hooks: WorkerHooks) {
     this.#count = count;
     this.#log = log;
+    this.#hooks = hooks;
     cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.ts', import.meta.url)), args: [] });
   }
@@ -51,8 +63,13 @@ export class WorkerPool {
         const cur = this.#current!;
         this.#ask(w, { type: 'apply', id: 0, config: cur.config, services: cur.services, baseDir: cur.baseDir }).then((r) => {
           const m = r[0];
-          if (m?.type === 'applied' && !m.ok) reject(new Error(m.error));
-          else resolve();
+          if (m?.type === 'applied' && !m.ok) {
+            reject(new Error(m.error));
+            return;
+          }
+          const pushes = this.#hooks.pushes();
+          if (pushes.length > 0) w.send({ type: 'health', pushes } satisfies PrimaryMessage);
+          resolve();
         }, reject);
       });
     });
@@ -73,6 +90,10 @@ export class WorkerPool {
   }
 
   #onMessage(m: WorkerMessage): void {
+    if (m.type === 'outcome') {
+      this.#hooks.onOutcome(m.service, m.backend, m.outcome);
+      return;
+    }
     const p = this.#pending.get(m.id);
     if (p === undefined) return;
     p.results.push(m);
@@ -142,6 +163,12 @@ export class WorkerPool {
       }
     }
     return [...merged.values()];
+  }
+
+  /** Sends health decisions to every worker. */
+  broadcast(pushes: HealthPush[]): void {
+    const m: PrimaryMessage = { type: 'health', pushes };
+    for (const w of this.#workers) if (w.isConnected()) w.send(m);
   }
 
   get size(): number {

@@ -8,12 +8,15 @@ function pad(s: string, n: number): string {
 export function formatStatus(st: DaemonStatus): string {
   const lines = [`cluster ${st.cluster}  node ${st.node}  pid ${st.pid}  workers ${st.workers}`];
   for (const s of st.services) {
-    lines.push('', `service ${s.name}  listen ${s.listen.join(', ')}  scheduler ${s.scheduler}  requests ${s.requests}`);
-    lines.push(`  ${pad('backend', 30)}${pad('status', 8)}${pad('weight', 8)}${pad('active', 8)}${pad('inactive', 10)}${pad('requests', 10)}failures`);
+    const flags = [s.panic ? 'PANIC: health ignored' : '', s.quorumLost ? 'QUORUM LOST' : ''].filter((x) => x !== '').join(', ');
+    lines.push('', `service ${s.name}  listen ${s.listen.join(', ')}  scheduler ${s.scheduler}  requests ${s.requests}${flags ? `  [${flags}]` : ''}`);
+    lines.push(`  ${pad('backend', 30)}${pad('state', 8)}${pad('weight', 8)}${pad('active', 8)}${pad('inactive', 10)}${pad('requests', 10)}${pad('failures', 10)}check`);
     for (const b of s.backends) {
       const label = b.name === b.id ? b.id : `${b.name} ${b.id}`;
       const name = b.backup ? `${label} (backup)` : label;
-      lines.push(`  ${pad(name, 30)}${pad(b.status, 8)}${pad(String(b.weight), 8)}${pad(String(b.active), 8)}${pad(String(b.inactive), 10)}${pad(String(b.requests), 10)}${b.failures}`);
+      const weight = b.effectiveWeight === b.weight ? String(b.weight) : `${Math.round(b.effectiveWeight * 10) / 10}/${b.weight}`;
+      const check = b.check === undefined ? '' : `${b.check.type}${b.check.last ? `: ${b.check.last}` : ''}`;
+      lines.push(`  ${pad(name, 30)}${pad(b.status, 8)}${pad(weight, 8)}${pad(String(b.active), 8)}${pad(String(b.inactive), 10)}${pad(String(b.requests), 10)}${pad(String(b.failures), 10)}${check}`);
     }
   }
   return lines.join('\n');

@@ -18,7 +18,11 @@ usage:
   palisade validate -c FILE             check a cluster file; prints every problem with file:line:column
   palisade reload -c FILE [--node NAME] make the running daemon re-read its cluster file
   palisade status -c FILE [--node NAME] [--json]
-                                        show services and backends of the running daemon
+                                        show services, backends and their health
+  palisade backend drain|maint|enable SERVICE BACKEND -c FILE
+                                        take a backend out gracefully (drain), for maintenance, or back in
+  palisade backend weight SERVICE BACKEND N -c FILE
+                                        change a backend's weight at run time (0-1000)
   palisade help                         this text
 
 The cluster file is documented in docs/cluster-file.md.`;
@@ -48,7 +52,7 @@ async function controlPathFor(file: string, node: string | undefined): Promise<s
 
 async function main(argv: string[]): Promise<void> {
   const cmd = argv[0];
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: argv.slice(1),
     options: {
       config: { type: 'string', short: 'c' },
@@ -57,7 +61,7 @@ async function main(argv: string[]): Promise<void> {
       port: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
     },
-    allowPositionals: false,
+    allowPositionals: cmd === 'backend',
     strict: true,
   });
   if (values.help || cmd === 'help' || cmd === '--help' || cmd === '-h' || cmd === undefined) {
@@ -108,6 +112,17 @@ async function main(argv: string[]): Promise<void> {
       const r = (await controlRequest(path, { cmd: 'status' })) as { ok: boolean; status: DaemonStatus; error?: string };
       if (!r.ok) fail(r.error ?? 'status failed', EXIT_INVALID);
       process.stdout.write(values.json ? `${JSON.stringify(r.status, null, 2)}\n` : `${formatStatus(r.status)}\n`);
+      return;
+    }
+    case 'backend': {
+      const [action, service, backend, weightText] = positionals;
+      if (!['drain', 'maint', 'enable', 'weight'].includes(action ?? '') || service === undefined || backend === undefined || (action === 'weight') !== (weightText !== undefined)) {
+        fail('usage: palisade backend drain|maint|enable SERVICE BACKEND -c FILE, or palisade backend weight SERVICE BACKEND N -c FILE');
+      }
+      const path = await controlPathFor(needFile(), values.node);
+      const r = (await controlRequest(path, { cmd: 'backend', action, service, backend, weight: weightText === undefined ? undefined : Number(weightText) })) as { ok: boolean; message?: string; error?: string };
+      if (!r.ok) fail(r.error ?? 'refused', EXIT_INVALID);
+      process.stdout.write(`${r.message}\n`);
       return;
     }
     case 'demo': {

@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDuration, parseSize } from '../core/units.ts';
+import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outlierSchema } from './health-schema.ts';
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -120,6 +121,8 @@ const backendObject = z.strictObject({
   fail_timeout: durationValue().optional(),
   /** Maximum concurrent requests to it; 0 = unlimited. Default 0. */
   max_conns: z.number().int().min(0).default(0),
+  /** Overrides of the service's health check for this backend, or `{ enabled: false }`. See docs/health.md. */
+  health: backendHealthOverrideSchema.optional(),
 });
 
 const backendSchema = z
@@ -184,15 +187,6 @@ const retrySchema = z
   })
   .prefault({});
 
-const passiveSchema = z
-  .strictObject({
-    /** Failed attempts within `fail_timeout` that mark a backend unavailable; 0 = never (nginx `max_fails`). */
-    max_fails: z.number().int().min(0).default(1),
-    /** The window for `max_fails`, and how long the backend then stays unavailable (nginx `fail_timeout`). */
-    fail_timeout: duration(10_000),
-  })
-  .prefault({});
-
 const upstreamKeepaliveSchema = z
   .strictObject({
     /** Idle connections kept open per backend (nginx `keepalive`); 0 = close after each response. */
@@ -249,7 +243,14 @@ const serviceSchema = z.strictObject({
   backends: z.array(backendSchema).min(1, 'expected at least one backend'),
   timeouts: timeoutsSchema,
   retry: retrySchema,
-  passive: passiveSchema,
+  /** Active health checks (keepalived checkers); absent = none, every backend counts as up. See docs/health.md. */
+  health: healthSchema.optional(),
+  /** Passive detection from live traffic (nginx max_fails, Envoy outlier detection, panic). See docs/health.md. */
+  passive: outlierSchema,
+  /** When a backend goes down or into maintenance: `keep` lets its open connections finish; `shutdown-sessions` closes them (HAProxy `on-marked-down shutdown-sessions`). Default keep. */
+  on_down: z.enum(['keep', 'shutdown-sessions']).default('keep'),
+  /** While the service's quorum is lost (health.quorum), send every request here instead (keepalived `sorry_server`), `host:port`; absent = the error page with 503. */
+  sorry_server: z.string().optional(),
   keepalive: upstreamKeepaliveSchema,
   client: clientSchema,
   headers: headersSchema,
@@ -305,10 +306,17 @@ export const clusterSchema = z
       });
       const ids = new Map<string, number>();
       svc.backends.forEach((b, i) => {
+        if (b.health !== undefined) {
+          for (const p of healthOverrideProblems(svc.health, b.health)) ctx.addIssue({ code: 'custom', path: ['services', name, 'backends', i, 'health', ...p.path], message: p.message });
+        }
         const prev = ids.get(b.id);
         if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['services', name, 'backends', i], message: `backend ${b.id} is listed twice (also backends[${prev}])` });
         else ids.set(b.id, i);
       });
+      if (svc.sorry_server !== undefined) {
+        const hp = splitHostPort(svc.sorry_server);
+        if (!hp || hp.host === '' || hp.port === undefined) ctx.addIssue({ code: 'custom', path: ['services', name, 'sorry_server'], message: `expected host:port, got ${JSON.stringify(svc.sorry_server)}` });
+      }
       svc.listen.forEach((l, i) => {
         const key = `${l.host}:${l.port}`;
         const other = seen.get(key);

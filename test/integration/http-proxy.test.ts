@@ -195,7 +195,7 @@ test('a killed backend under continuous GET load causes zero failed client reque
   assert.ok(!after.slice(20).includes('b'), 'no request reached the dead backend after it died');
   const st = await p.daemon.status();
   const dead = st.services[0]!.backends.find((x) => x.id === bs[1]!.address)!;
-  assert.equal(dead.status, 'failed', 'passive marking took it out (max_fails 1, fail_timeout 10s)');
+  assert.equal(dead.status, 'down', 'passive marking took it out (max_fails 1, fail_timeout 10s)');
 });
 
 test('a POST is not retried once its body went out; with non_idempotent it is', async (t) => {
@@ -258,12 +258,14 @@ test('backup takes over only when every primary is down and gives back when one 
 
 test('all backends down: 503 with the configured error page, which names no software', async (t) => {
   const b = await startBackend(t, 'a');
+  const b2 = await startBackend(t, 'b');
   await b.close();
-  const p0 = await startProxy(t, cluster(list([b])));
+  await b2.close();
+  const p0 = await startProxy(t, cluster(list([b, b2]), '    passive: { max_fails: 1, max_ejection_percent: 100 }'));
   const builtin = await request(`${p0.url}/`);
-  assert.equal(builtin.status, 502, 'the only backend refused: bad gateway');
+  assert.equal(builtin.status, 502, 'both backends refused: bad gateway');
   const again = await request(`${p0.url}/`);
-  assert.equal(again.status, 503, 'then it is marked failed: no usable backend');
+  assert.equal(again.status, 503, 'then both are ejected: no usable backend');
   assert.match(again.body, /503 Service Unavailable/);
   assert.doesNotMatch(again.body, /palisade|node|version|\d+\.\d+\.\d+/i);
   assert.equal(again.headers['server'], undefined);

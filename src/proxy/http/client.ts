@@ -377,7 +377,7 @@ export class ClientConn implements Expirable, UpstreamUser {
   /** Every usable backend is at its max_conns: wait for a slot (HAProxy's queue), or 503. */
   #enqueue(svc: ServiceRuntime): void {
     const ticket = svc.queue!.enqueue({
-      accept: (b) => (b as BackendRuntime).usable(now()) && !this.tried.includes(b as BackendRuntime),
+      accept: (b) => (b as BackendRuntime).usable(svc.panic) && !this.tried.includes(b as BackendRuntime),
       grant: (b) => {
         this.ticket = null;
         if (this.state !== S_REQ) {
@@ -407,6 +407,7 @@ export class ClientConn implements Expirable, UpstreamUser {
   #useBackend(b: BackendRuntime, fresh: boolean): void {
     this.attempts++;
     this.backend = b;
+    b.users?.add(this);
     b.active++;
     b.requests++;
     this.upStart = now();
@@ -523,7 +524,7 @@ export class ClientConn implements Expirable, UpstreamUser {
     const onStatus = `http_${r.status}`;
     if ((cfg.retry.on as readonly string[]).includes(onStatus) && this.#canRetry(onStatus)) {
       this.lastFailure = onStatus;
-      this.backend!.recordFailure(now());
+      svc.report(this.backend!, r.status);
       this.#releaseAttempt(false);
       this.#tryNext();
       return;
@@ -542,8 +543,8 @@ export class ClientConn implements Expirable, UpstreamUser {
     const b = this.backend!;
     this.pendingHead = buildClientHead(r, cfg, { http10, close: this.closeAfter, dechunk: this.dechunk, upgrade: false, extra: svc.stickyHeader(b, h) });
     svc.observe(b, this.upstreamMs, r.status < 500);
+    svc.report(b, r.status);
     this.headerSent = true;
-    b.recordSuccess();
     if (r.bodyKind === BODY_NONE || (r.bodyKind === BODY_LENGTH && r.contentLength === 0)) {
       this.#flushHead();
       this.#finish(bodyStart === buf.length);
@@ -656,7 +657,7 @@ export class ClientConn implements Expirable, UpstreamUser {
       // The response had started: the client can only learn of the failure by the connection closing.
       const b = this.backend!;
       this.ctx.log.warn({ service: this.svc!.name, backend: b.id, err: err ? errorMessage(err) : timeout ? 'timeout' : 'closed' }, 'backend failed mid-response');
-      b.recordFailure(now());
+      this.svc!.report(b, timeout ? 'timeout' : 'error');
       this.#releaseAttempt(false);
       this.socket.destroy();
       return;
@@ -683,10 +684,10 @@ export class ClientConn implements Expirable, UpstreamUser {
   #attemptFailedNoConn(kind: string, detail: string): void {
     const b = this.backend!;
     this.lastFailure = kind;
-    const marked = b.recordFailure(now());
-    this.svc!.observe(b, now() - this.upStart, false);
     const svc = this.svc!;
-    this.ctx.log.warn({ service: svc.name, backend: b.id, failure: kind, detail, marked_unavailable: marked }, `backend ${b.id} failed: ${detail}`);
+    svc.report(b, kind === 'timeout' ? 'timeout' : kind === 'invalid_header' ? 'invalid_header' : 'error');
+    svc.observe(b, now() - this.upStart, false);
+    this.ctx.log.warn({ service: svc.name, backend: b.id, failure: kind, detail }, `backend ${b.id} failed: ${detail}`);
     this.#releaseAttempt(false);
     this.resBuf = null;
     if (this.#canRetry(kind)) {
@@ -721,7 +722,10 @@ export class ClientConn implements Expirable, UpstreamUser {
   #releaseAttempt(reuse: boolean): void {
     const b = this.backend;
     this.backend = null;
-    if (b !== null) b.active--;
+    if (b !== null) {
+      b.active--;
+      b.users?.delete(this);
+    }
     const c = this.up;
     this.up = null;
     if (c !== null) {

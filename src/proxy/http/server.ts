@@ -7,15 +7,21 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { ClusterConfig, ListenAddress, ServiceConfig } from '../../config/schema.ts';
-import { DeadlineSweeper, now } from '../../core/deadlines.ts';
+import { DeadlineSweeper } from '../../core/deadlines.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ClientConn, type ListenerContext } from './client.ts';
-import { ServiceRuntime } from './service.ts';
+import { ServiceRuntime, type BackendState, type Outcome } from './service.ts';
 
 export interface HttpProxyOptions {
   log: Logger;
   /** Directory that relative paths in the config (error pages) are resolved against. */
   baseDir: string;
+  /**
+   * Where passive outcomes go (failures, and the first success after failures):
+   * the health monitor, in this process or the primary's. Called on a microtask, never
+   * in the middle of handling a request.
+   */
+  onOutcome?: (service: string, backend: string, outcome: Outcome) => void;
 }
 
 class Listener implements ListenerContext {
@@ -100,8 +106,13 @@ export interface BackendSnapshot {
   id: string;
   name: string;
   backup: boolean;
+  /** Configured weight. */
   weight: number;
+  /** Weight in effect now (slow start, agent or exec weight). */
+  effectiveWeight: number;
   status: string;
+  /** Last health check result and why the backend is in its state, when health checks run. */
+  check?: { type: string; last?: string; since: number };
   active: number;
   inactive: number;
   requests: number;
@@ -113,6 +124,8 @@ export interface ServiceSnapshot {
   listen: string[];
   scheduler: string;
   requests: number;
+  panic: boolean;
+  quorumLost: boolean;
   backends: BackendSnapshot[];
 }
 
@@ -123,10 +136,13 @@ export class HttpProxy {
   readonly #listeners = new Map<string, Listener>();
   readonly #sweeper = new DeadlineSweeper(100);
   #accessLog = true;
+  readonly #onOutcome: ((service: string, backend: string, outcome: Outcome) => void) | undefined;
 
   constructor(opts: HttpProxyOptions) {
     this.#log = opts.log;
     this.#baseDir = opts.baseDir;
+    const cb = opts.onOutcome;
+    this.#onOutcome = cb === undefined ? undefined : (service, backend, outcome) => queueMicrotask(() => cb(service, backend, outcome));
   }
 
   /**
@@ -145,6 +161,7 @@ export class HttpProxy {
     const runtimes = new Map<string, ServiceRuntime>();
     for (const [name, { svc }] of wanted) {
       const rt = this.#services.get(name) ?? new ServiceRuntime(name, svc, pages.get(name), config.cluster.name);
+      rt.onOutcome = this.#onOutcome;
       runtimes.set(name, rt);
       for (const addr of svc.listen) {
         const key = listenKey(addr);
@@ -208,19 +225,44 @@ export class HttpProxy {
     return this.#services.get(name);
   }
 
+  /** Pushes a backend state (health flip, passive ejection, operator). Unknown names are ignored (a reload raced). */
+  setBackendState(service: string, backend: string, state: BackendState): void {
+    const s = this.#services.get(service);
+    const b = s?.backend(backend);
+    if (s !== undefined && b !== undefined) s.setState(b, state);
+  }
+
+  /** Pushes an effective weight (slow start, agent or exec weight). */
+  setBackendWeight(service: string, backend: string, weight: number): void {
+    const s = this.#services.get(service);
+    const b = s?.backend(backend);
+    if (s !== undefined && b !== undefined) s.setWeight(b, weight);
+  }
+
+  setPanic(service: string, panic: boolean): void {
+    this.#services.get(service)?.setPanic(panic);
+  }
+
+  setQuorum(service: string, up: boolean): void {
+    const s = this.#services.get(service);
+    if (s !== undefined) s.quorumLost = !up;
+  }
+
   snapshot(): ServiceSnapshot[] {
-    const t = now();
     return [...this.#services.values()].map((s) => ({
       name: s.name,
       listen: s.config.listen.map(listenKey),
       scheduler: s.config.scheduler.name,
       requests: s.requests,
+      panic: s.panic,
+      quorumLost: s.quorumLost,
       backends: [...s.primaries, ...s.backups].map((b) => ({
         id: b.id,
         name: b.name,
         backup: b.backup,
         weight: b.weight,
-        status: b.status(t),
+        effectiveWeight: b.effWeight < 0 ? b.weight : b.effWeight,
+        status: b.status(),
         active: b.active,
         inactive: b.inactive,
         requests: b.requests,

@@ -7,16 +7,30 @@ import type { Backend, HashKeySource, PickContext, Scheduler } from '../../balan
 import { createScheduler, hashKeyOf, PersistenceTable, StickyCookies, stickySecret, WaitQueue } from '../../balancer/index.ts';
 import { hashKeySpec, type HashKeySpec, type PersistenceConfig } from '../../config/scheduler-schema.ts';
 import type { BackendConfig, ServiceConfig } from '../../config/schema.ts';
-import { now } from '../../core/deadlines.ts';
+import { splitHostPort } from '../../config/schema.ts';
 import { headerValue, type RequestHead } from './parse.ts';
 import { UpstreamPool } from './upstream.ts';
+
+/** A backend's state as health checks, passive detection and operators set it. */
+export type BackendState = 'up' | 'down' | 'drain' | 'maint';
+
+/** What a proxy learned about one attempt, for passive detection: 'ok', a failure kind, or an HTTP status. */
+export type Outcome = 'ok' | 'error' | 'timeout' | 'invalid_header' | number;
+
+/** Something using a backend connection that can be cut (on_down: shutdown-sessions). */
+export interface BackendUser {
+  destroy(): void;
+}
 
 export class BackendRuntime implements Backend {
   readonly id: string;
   index: number;
   readonly host: string;
   readonly port: number;
+  /** Configured weight. */
   weight: number;
+  /** Effective weight as last pushed (slow start, agent or exec weight); -1 = the configured one. */
+  effWeight = -1;
   maxConns: number;
   active = 0;
   inactive = 0;
@@ -24,21 +38,16 @@ export class BackendRuntime implements Backend {
   backup: boolean;
   /** Marked `down: true` in the cluster file. */
   configDown: boolean;
-  maxFails: number;
-  failTimeout: number;
-  /** Passive failures counted in the current window (nginx max_fails). */
-  fails = 0;
-  failWindowStart = 0;
-  /** Unavailable until this time (ms, monotonic) after max_fails was reached. */
-  downUntil = 0;
-  /** Health as pushed by checks (true until a check says otherwise). */
-  healthy = true;
+  /** Pushed by health checks, passive detection and operators. */
+  state: BackendState = 'up';
+  /** Consecutive failed attempts seen by this process (successes are reported only after failures). */
+  failStreak = 0;
+  /** Requests and tunnels using it, tracked only with `on_down: shutdown-sessions`. */
+  users: Set<BackendUser> | null = null;
   readonly pool: UpstreamPool;
   // Counters, for status and metrics.
   requests = 0;
   failures = 0;
-  bytesIn = 0;
-  bytesOut = 0;
 
   constructor(cfg: BackendConfig, index: number, svc: ServiceConfig) {
     this.id = cfg.id;
@@ -50,53 +59,35 @@ export class BackendRuntime implements Backend {
     this.name = cfg.name;
     this.backup = cfg.backup;
     this.configDown = cfg.down;
-    this.maxFails = cfg.max_fails ?? svc.passive.max_fails;
-    this.failTimeout = cfg.fail_timeout ?? svc.passive.fail_timeout;
     this.pool = new UpstreamPool(this, svc);
+    this.#track(svc);
   }
 
   reconfigure(cfg: BackendConfig, index: number, svc: ServiceConfig): void {
     this.index = index;
+    if (cfg.weight !== this.weight) this.effWeight = -1;
     this.weight = cfg.weight;
     this.maxConns = cfg.max_conns;
     this.name = cfg.name;
     this.backup = cfg.backup;
     this.configDown = cfg.down;
-    this.maxFails = cfg.max_fails ?? svc.passive.max_fails;
-    this.failTimeout = cfg.fail_timeout ?? svc.passive.fail_timeout;
     this.pool.reconfigure(svc);
+    this.#track(svc);
   }
 
-  /** Can take a new request now (config, health, passive marking, max_conns). */
-  usable(t: number): boolean {
-    return !this.configDown && this.healthy && this.downUntil <= t && (this.maxConns === 0 || this.active < this.maxConns);
+  #track(svc: ServiceConfig): void {
+    if (svc.on_down === 'shutdown-sessions') this.users ??= new Set();
+    else this.users = null;
   }
 
-  /** nginx semantics: `max_fails` failures within `fail_timeout` make it unavailable for `fail_timeout`. */
-  recordFailure(t: number): boolean {
-    this.failures++;
-    if (this.maxFails === 0) return false;
-    if (t - this.failWindowStart > this.failTimeout) {
-      this.fails = 0;
-      this.failWindowStart = t;
-    }
-    this.fails++;
-    if (this.fails >= this.maxFails) {
-      this.downUntil = t + this.failTimeout;
-      this.fails = 0;
-      this.failWindowStart = t;
-      return true;
-    }
-    return false;
+  /** Can take a new request (config, state, max_conns); in panic mode `down` ones too. */
+  usable(panic: boolean): boolean {
+    return !this.configDown && (this.state === 'up' || (panic && this.state === 'down')) && (this.maxConns === 0 || this.active < this.maxConns);
   }
 
-  recordSuccess(): void {
-    if (this.fails !== 0) this.fails = 0;
-  }
-
-  status(t: number): 'up' | 'down' | 'failed' | 'full' {
-    if (this.configDown || !this.healthy) return 'down';
-    if (this.downUntil > t) return 'failed';
+  status(): BackendState | 'full' {
+    if (this.configDown) return 'down';
+    if (this.state !== 'up') return this.state;
     if (this.maxConns !== 0 && this.active >= this.maxConns) return 'full';
     return 'up';
   }
@@ -121,6 +112,12 @@ class KeySource implements HashKeySource {
   }
 }
 
+function sorryBackend(address: string): BackendConfig {
+  const hp = splitHostPort(address)!;
+  const id = hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
+  return { address, host: hp.host, port: hp.port!, id, name: `sorry ${id}`, weight: 1, backup: false, down: false, max_conns: 0, health: undefined, max_fails: undefined, fail_timeout: undefined };
+}
+
 function samePersistence(a: PersistenceConfig, b: PersistenceConfig): boolean {
   return a.timeout === b.timeout && a.granularity === b.granularity && a.granularity_v6 === b.granularity_v6 && a.max_entries === b.max_entries;
 }
@@ -137,7 +134,14 @@ export class ServiceRuntime {
   errorPage: Buffer | undefined;
   /** Backends excluded from the pick in progress (already tried). */
   #exclude: readonly BackendRuntime[] = [];
-  #t = 0;
+  /** Panic mode (passive.panic_threshold): health is ignored, traffic spreads over every non-drained backend. */
+  panic = false;
+  /** The service's quorum is lost: requests go to the sorry server, or get 503. */
+  quorumLost = false;
+  /** `sorry_server` as a backend of its own. */
+  sorry: BackendRuntime | undefined;
+  /** Where passive outcomes go (the health monitor, possibly in another process). */
+  onOutcome: ((service: string, backend: string, outcome: Outcome) => void) | undefined;
   readonly #ctx: MutablePickContext;
   readonly #keySource = new KeySource();
   #keySpec: HashKeySpec | undefined;
@@ -160,7 +164,7 @@ export class ServiceRuntime {
       clientPort: 0,
       destination: '',
       key: undefined,
-      accept: (b) => (b as BackendRuntime).usable(this.#t) && !this.#exclude.includes(b as BackendRuntime),
+      accept: (b) => (b as BackendRuntime).usable(this.panic) && !this.#exclude.includes(b as BackendRuntime),
     };
     this.apply(config, errorPage);
   }
@@ -185,7 +189,16 @@ export class ServiceRuntime {
     this.backups = backups;
     this.#primarySched = createScheduler(config.scheduler, primaries);
     this.#backupSched = createScheduler(config.scheduler, backups);
-    for (const b of next.values()) if (!b.healthy) this.#schedFor(b).down(b);
+    // Runtime state survives the new schedulers: health, panic, effective weights.
+    for (const b of next.values()) {
+      if (b.state !== 'up' && !(this.panic && b.state === 'down')) this.#schedFor(b).down(b);
+      if (b.effWeight >= 0 && b.effWeight !== b.weight) this.#schedFor(b).weight(b, b.effWeight);
+    }
+    if (config.sorry_server === undefined) this.sorry = undefined;
+    else {
+      const cfgSorry = sorryBackend(config.sorry_server);
+      if (this.sorry?.id !== cfgSorry.id) this.sorry = new BackendRuntime(cfgSorry, -1, config);
+    }
     const all = [...primaries, ...backups];
     this.#keySpec = undefined;
     if (config.scheduler.name === 'hash' && config.scheduler.key !== undefined) {
@@ -233,12 +246,54 @@ export class ServiceRuntime {
     return b.backup ? this.#backupSched : this.#primarySched;
   }
 
-  /** Health flip pushed by checks. */
-  setHealthy(b: BackendRuntime, healthy: boolean): void {
-    if (b.healthy === healthy) return;
-    b.healthy = healthy;
-    if (healthy) this.#schedFor(b).up(b);
-    else this.#schedFor(b).down(b);
+  /** Finds a backend of this service (or its sorry server) by id. */
+  backend(id: string): BackendRuntime | undefined {
+    return this.byId.get(id) ?? (this.sorry?.id === id ? this.sorry : undefined);
+  }
+
+  /** A state change pushed by health checks, passive detection or an operator. */
+  setState(b: BackendRuntime, state: BackendState): void {
+    const old = b.state;
+    if (old === state) return;
+    b.state = state;
+    const sched = this.#schedFor(b);
+    if (state === 'up' || (this.panic && state === 'down')) sched.up(b);
+    else sched.down(b);
+    // Drained and maintained backends get no new persistence entries, and lose old ones.
+    if (state === 'drain' || state === 'maint') this.#persist?.forget(b);
+    if ((state === 'down' || state === 'maint') && b.users !== null) {
+      for (const u of [...b.users]) u.destroy();
+    }
+  }
+
+  /** Effective weight pushed by health (slow start, agent / exec weight). */
+  setWeight(b: BackendRuntime, weight: number): void {
+    b.effWeight = weight;
+    this.#schedFor(b).weight(b, weight);
+  }
+
+  /** Panic mode: while on, backends that are merely down take traffic again. */
+  setPanic(panic: boolean): void {
+    if (this.panic === panic) return;
+    this.panic = panic;
+    for (const b of this.byId.values()) {
+      if (b.state !== 'down') continue;
+      if (panic) this.#schedFor(b).up(b);
+      else this.#schedFor(b).down(b);
+    }
+  }
+
+  /** Reports one attempt's outcome; a success only after failures, so the hot path stays quiet. */
+  report(b: BackendRuntime, outcome: Outcome): void {
+    const failed = outcome !== 'ok' && (typeof outcome !== 'number' || outcome >= 500);
+    if (failed) {
+      b.failStreak++;
+      b.failures++;
+    } else {
+      if (b.failStreak === 0) return;
+      b.failStreak = 0;
+    }
+    this.onOutcome?.(this.name, b.id, outcome);
   }
 
   /**
@@ -246,6 +301,10 @@ export class ServiceRuntime {
    * is usable (nginx `backup`). `exclude` holds backends already tried for it.
    */
   pick(client: string, clientPort: number, destination: string, exclude: readonly BackendRuntime[], head: RequestHead): BackendRuntime | undefined {
+    if (this.quorumLost) {
+      const s = this.sorry;
+      return s !== undefined && !exclude.includes(s) && s.usable(false) ? s : undefined;
+    }
     const ctx = this.#ctx;
     ctx.client = client;
     ctx.clientPort = clientPort;
@@ -259,7 +318,6 @@ export class ServiceRuntime {
       src.head = null;
     }
     this.#exclude = exclude;
-    this.#t = now();
     const b = (this.#pickFrom(this.#primarySched, head) ?? this.#pickFrom(this.#backupSched, head)) as BackendRuntime | undefined;
     this.#exclude = [];
     return b;
@@ -281,10 +339,10 @@ export class ServiceRuntime {
 
   /** Some backend could take the request but for its `max_conns`: worth queueing. */
   onlyFull(exclude: readonly BackendRuntime[]): boolean {
-    const t = now();
+    if (this.quorumLost) return false;
     for (const list of [this.primaries, this.backups]) {
       for (const b of list) {
-        if (exclude.includes(b) || b.configDown || !b.healthy || b.downUntil > t || b.weight === 0) continue;
+        if (exclude.includes(b) || b.configDown || (b.state !== 'up' && !(this.panic && b.state === 'down')) || b.weight === 0) continue;
         if (b.maxConns !== 0 && b.active >= b.maxConns) return true;
       }
     }
@@ -299,6 +357,7 @@ export class ServiceRuntime {
   /** Releases every pooled connection; for shutdown or removal. */
   close(): void {
     for (const b of this.byId.values()) b.pool.closeIdle();
+    this.sorry?.pool.closeIdle();
     this.queue?.close();
   }
 }
