@@ -99,7 +99,7 @@ export class HealthBridge {
     this.#config = config;
     this.#services = services;
     const specs = services.map((n) => this.#spec(n, config.services[n]!));
-    for (const key of [...this.#weights.keys()]) {
+    for (const key of this.#weights.keys()) {
       const [svc, id] = key.split('\0') as [string, string];
       if (!config.services[svc]?.backends.some((b) => b.id === id)) this.#weights.delete(key);
     }
