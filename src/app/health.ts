@@ -51,6 +51,7 @@ export class HealthBridge {
   /** Operator weights by `service\0backend id`, applied over the configured ones. */
   readonly #weights = new Map<string, number>();
   readonly #quorumLost = new Set<string>();
+  readonly #quorumSeen = new Set<string>();
   #config: ClusterConfig | undefined;
   #services: string[] = [];
 
@@ -61,13 +62,15 @@ export class HealthBridge {
       logger: log,
       onFlip: (e) => this.#sink.setBackendState(e.service, e.backend, e.to),
       onWeight: (e) => this.#sink.setBackendWeight(e.service, e.backend, e.weight),
-      onPanic: (e) => {
-        this.#log.warn({ service: e.service, panic: e.panic, healthy: e.healthy, total: e.total }, e.panic ? `service ${e.service} in panic mode: ${e.healthy} of ${e.total} backends healthy, spreading over all` : `service ${e.service} left panic mode`);
-        this.#sink.setPanic(e.service, e.panic);
-      },
+      // The monitor logs panic changes itself.
+      onPanic: (e) => this.#sink.setPanic(e.service, e.panic),
       onQuorum: (e) => {
+        const first = !this.#quorumSeen.has(e.service);
+        this.#quorumSeen.add(e.service);
         if (e.up) this.#quorumLost.delete(e.service);
         else this.#quorumLost.add(e.service);
+        // A service that starts with its quorum is not news.
+        if (first && e.up) return;
         const svc = this.#config?.services[e.service];
         const to = svc?.sorry_server !== undefined ? `the sorry server ${svc.sorry_server}` : 'the error page (503)';
         if (e.up) this.#log.info({ service: e.service, sum: e.sum, quorum: e.quorum }, `service ${e.service} quorum up (${e.sum} >= ${e.quorum}): traffic back to its backends`);

@@ -504,9 +504,7 @@ export class HealthMonitor {
       const step = quorumStep(svc.quorumUp, sum, q.quorum, q.hysteresis);
       svc.quorumUp = step.up;
       if (step.changed) {
-        const log = { service: name, sum, quorum: q.quorum };
-        if (step.up) this.#logger?.info(log, `service ${name} has its quorum`);
-        else this.#logger?.warn(log, `service ${name} lost its quorum`);
+        // The listener logs it: it knows where the traffic goes instead (sorry server or error page).
         this.#listener.onQuorum?.({ service: name, up: step.up, sum, quorum: q.quorum, at: now });
       }
     } else svc.quorumUp = undefined;

@@ -13,6 +13,12 @@ const MAX_CLIENTS = 10_000;
 const colors: Record<string, string> = { web1: '#2b6cb0', web2: '#2f855a', web3: '#c05621' };
 
 const server = createServer((req, res) => {
+  if (req.url === '/health') {
+    // The balancer's health check: answered without counting a visit.
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '3' });
+    res.end('ok\n');
+    return;
+  }
   const fwd = req.headers['x-forwarded-for'];
   const client = (typeof fwd === 'string' ? fwd.split(',').pop()!.trim() : undefined) ?? req.socket.remoteAddress ?? '?';
   const n = (visits.get(client) ?? 0) + 1;

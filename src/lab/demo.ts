@@ -95,6 +95,7 @@ services:
     scheduler: swrr
     backends:
 ${webs.map((w, i) => `      - { address: 127.0.0.1:${w.port}, name: ${w.name}, weight: ${i === 0 ? 2 : 1} }`).join('\n')}
+    health: { type: http, path: /health, interval: 1s, timeout: 1s, rise: 2, fall: 2 }
     passive: { max_fails: 1, fail_timeout: 5s }
     retry: { on: [error, timeout, http_502, http_503] }
 `;
@@ -147,7 +148,9 @@ export async function runDemo(opts: DemoOptions): Promise<Demo> {
     see the backends:     npx palisade status -c ${file}
     change the cluster:   edit ${file}, then: npx palisade reload -c ${file}
 ${interactive ? '    commands here:        stop web2 | start web2 | status | quit\n' : ''}
-  Requests to a stopped server fail over to the others with no error to the client.
+  Requests to a stopped server fail over to the others with no error to the client;
+  its health check marks it down within 2 s (status shows it, the log says why),
+  and up again 2 s after it is back.
   Press Ctrl-C to stop the demo.
 
 `);

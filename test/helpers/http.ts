@@ -43,6 +43,12 @@ export async function startBackend(t: TestContext | undefined, name: string, han
     });
   });
   server.keepAliveTimeout = 5_000;
+  // closeAllConnections() does not know upgraded (WebSocket) sockets: track every socket.
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (sock) => {
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+  });
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   b.server = server;
   b.port = (server.address() as AddressInfo).port;
@@ -54,6 +60,7 @@ export async function startBackend(t: TestContext | undefined, name: string, han
     return new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeAllConnections();
+      for (const sock of sockets) sock.destroy();
     });
   };
   t?.after(() => b.close());

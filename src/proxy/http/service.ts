@@ -262,7 +262,7 @@ export class ServiceRuntime {
     // Drained and maintained backends get no new persistence entries, and lose old ones.
     if (state === 'drain' || state === 'maint') this.#persist?.forget(b);
     if ((state === 'down' || state === 'maint') && b.users !== null) {
-      for (const u of b.users) u.destroy(); // destroy() removes u: Set iteration allows it
+      for (const u of b.users) u.destroy(); // each leaves the set when its socket has closed
     }
   }
 
