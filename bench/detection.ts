@@ -68,11 +68,11 @@ async function trial(extra: string): Promise<Trial> {
   const daemon = await Daemon.start({ file, log: pino({ level: 'silent' }), controlSocket: false });
   const port = daemon.proxy!.boundPort('www');
   const deadId = `127.0.0.1:${webs[1]!.port}`;
-  let run = true;
+  const state = { run: true };
   let failed = 0;
   let requests = 0;
   const loop = async () => {
-    while (run) {
+    while (state.run) {
       try {
         const r = await fetch(`http://127.0.0.1:${port}/`);
         await r.arrayBuffer();
@@ -99,7 +99,7 @@ async function trial(extra: string): Promise<Trial> {
     }
     if (down < 0 && dead.status() !== 'up') down = performance.now() - t0;
   }
-  run = false;
+  state.run = false;
   await Promise.all(loops);
   await daemon.stop(500);
   for (const w of webs) kill(w);
