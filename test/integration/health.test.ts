@@ -284,3 +284,19 @@ test('on_down: shutdown-sessions closes open tunnels of a backend that goes down
   b.state.health = 503;
   await Promise.race([closed, sleep(3_000).then(() => assert.fail('the tunnel was not closed'))]);
 });
+
+test('a reload with an unchanged check keeps a down backend down: no traffic before it is checked again', async (t) => {
+  const a = await switchable(t, 'a');
+  const b = await switchable(t, 'b');
+  const text = (interval: string) => cluster([a.b, b.b], `    health: { type: http, path: /health, interval: ${interval}, fall: 1, rise: 3, jitter: 0 }`);
+  b.state.health = 503;
+  const p = await startProxy(t, text('100ms'));
+  await waitFor(async () => (await backendState(p, b.b.address)) === 'down', 3_000, 'b down');
+  // b recovers, but only 3 passing checks may bring it back; a reload that changes only
+  // the interval must keep it down (a fresh start would make it up at once: start: up).
+  b.state.health = 200;
+  await p.rewrite(text('10s'));
+  assert.ok((await p.daemon.reload()).ok);
+  assert.equal(await backendState(p, b.b.address), 'down', 'state kept across the reload');
+  for (let i = 0; i < 6; i++) assert.equal((await request(`${p.url}/`)).body, 'a');
+});

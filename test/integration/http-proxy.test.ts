@@ -450,3 +450,31 @@ test('an access log line per request names method, path, status, bytes, backend 
   assert.ok(typeof line.upstream_ms === 'number');
   assert.ok(typeof line.total_ms === 'number');
 });
+
+test('a client that stops reading is dropped after the send timeout, and the backend request is aborted', async (t) => {
+  let backendClosed = false;
+  const b = await startBackend(t, 'big', (req, res) => {
+    req.socket.on('close', () => (backendClosed = true));
+    res.writeHead(200, { 'content-length': String(1024 * 1024 * 1024) });
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    const pump = () => {
+      while (res.write(chunk)) {
+        /* until the socket pushes back */
+      }
+    };
+    res.on('drain', pump);
+    pump();
+  });
+  const p = await startProxy(t, cluster(list([b]), '    timeouts: { send: 300ms }'));
+  const { connect } = await import('node:net');
+  const s = connect(p.port, '127.0.0.1');
+  t.after(() => s.destroy());
+  s.on('error', () => undefined);
+  s.on('connect', () => {
+    s.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    s.pause(); // never read
+  });
+  await waitFor(() => backendClosed, 5_000, 'backend request aborted');
+  const st = await p.daemon.status();
+  assert.equal(st.services[0]!.backends[0]!.active, 0, 'the upstream slot was released');
+});
