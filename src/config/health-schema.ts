@@ -10,34 +10,8 @@
  * This file must not import `schema.ts` (which imports it).
  */
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../core/units.ts';
-
-function durationValue() {
-  return z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 2s or 1m' }).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 2s or 1m, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-}
-
-/** A duration of at least `minMs` milliseconds. */
-function durationAtLeast(minMs: number) {
-  return durationValue().refine((ms) => ms >= minMs, `expected a duration of at least ${minMs}ms`);
-}
-
-function sizeValue() {
-  return z.union([z.string(), z.number()], { error: 'expected a size such as 512, 16k or 1m' }).transform((v, ctx) => {
-    const n = parseSize(v);
-    if (n === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a size such as 512, 16k or 1m, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return n;
-  });
-}
+import { parseDuration } from '../core/units.ts';
+import { durationAtLeast, durationValue, sizeValue } from './units.ts';
 
 const PORT_MSG = 'expected a port number (1-65535)';
 const portSchema = z.number({ error: PORT_MSG }).int(PORT_MSG).min(1, PORT_MSG).max(65535, PORT_MSG);

@@ -6,7 +6,7 @@
  * and come out in milliseconds.
  */
 import { z } from 'zod';
-import { parseDuration } from '../core/units.ts';
+import { durationValue } from './units.ts';
 
 /** Names of the scheduling algorithms a service may choose (see docs/schedulers.md). */
 export const SCHEDULER_NAMES = [
@@ -120,17 +120,6 @@ function keyVariable(name: string): HashKeyPart | undefined {
 
 // ---- helpers ---------------------------------------------------------------
 
-/** A duration in the file (no default: absence must stay visible); milliseconds after parsing. */
-function durationMs() {
-  return z.union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or 2m' }).transform((v, ctx) => {
-    const ms = parseDuration(v);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 5s or 2m, got ${JSON.stringify(v)}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
-}
 
 function isPrime(n: number): boolean {
   if (n < 2) return false;
@@ -183,8 +172,8 @@ const schedulerObject = z.strictObject({
   mh_fallback: bool.optional(),
   bias: z.number({ error: 'expected a number >= 0, such as 1' }).min(0, 'expected a number >= 0, such as 1').max(16, 'expected a bias of at most 16').optional(),
   choices: int('a number of choices from 2 to 16').min(2, 'expected a number of choices from 2 to 16').max(16, 'expected a number of choices from 2 to 16').optional(),
-  decay: durationMs().optional(),
-  lblc_expire: durationMs().optional(),
+  decay: durationValue().optional(),
+  lblc_expire: durationValue().optional(),
   lblc_max_entries: int('a number of entries from 1 to 10000000').min(1, 'expected a number of entries from 1 to 10000000').max(10_000_000, 'expected a number of entries from 1 to 10000000').optional(),
 });
 
@@ -328,7 +317,7 @@ const NETMASK_ERROR = 'expected an IPv4 netmask such as 255.255.255.0 or a prefi
  */
 export const persistenceSchema = z.strictObject({
   /** How long an entry lives after its last use, ms (ipvsadm `-p`). Default 300s, as ipvsadm. */
-  timeout: durationMs()
+  timeout: durationValue()
     .refine((ms) => ms > 0, 'expected a duration above 0, such as 300s')
     .default(300_000),
   /**
@@ -372,7 +361,7 @@ export const stickySchema = z
     /** Key of the value's hash, at least 16 characters; default derived from the cluster and service names (then the value hides the address but can be recomputed by who knows those). */
     secret: z.string({ error: 'expected a secret of at least 16 characters' }).min(16, 'expected a secret of at least 16 characters').optional(),
     /** Cookie lifetime, ms (`Max-Age`); absent = a session cookie. */
-    expires: durationMs().optional(),
+    expires: durationValue().optional(),
     /** Cookie `Path`. Default `/`. */
     path: z.string().startsWith('/', 'expected a path starting with "/"').default('/'),
     /** Cookie `Domain`; absent = the request's host only. */

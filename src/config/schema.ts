@@ -7,46 +7,12 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { parseDuration, parseSize } from '../core/units.ts';
+import { duration, durationValue, size } from './units.ts';
 import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outlierSchema } from './health-schema.ts';
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameSchema = z.string().regex(NAME, 'expected a name of letters, digits, "_", "." or "-" (at most 63)');
-
-/** A duration in the file; milliseconds after parsing. */
-export function duration(defaultMs: number) {
-  return durationValue().default(defaultMs);
-}
-
-/** A duration without a default (for overrides that fall back to another setting). */
-export function durationValue() {
-  return z
-    .union([z.string(), z.number()], { error: 'expected a duration such as 500ms, 5s or 2m' })
-    .transform((v, ctx) => {
-      const ms = parseDuration(v);
-      if (ms === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 5s or 2m, got ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return ms;
-    });
-}
-
-/** A size in the file; bytes after parsing. */
-export function size(defaultBytes: number) {
-  return z
-    .union([z.string(), z.number()], { error: 'expected a size such as 512, 16k or 1m' })
-    .transform((v, ctx) => {
-      const n = parseSize(v);
-      if (n === undefined) {
-        ctx.addIssue({ code: 'custom', message: `expected a size such as 512, 16k or 1m, got ${JSON.stringify(v)}` });
-        return z.NEVER;
-      }
-      return n;
-    })
-    .default(defaultBytes);
-}
 
 const port = z.number({ error: 'expected a port number (1-65535)' }).int().min(1, 'expected a port number (1-65535)').max(65535, 'expected a port number (1-65535)');
 

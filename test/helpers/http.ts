@@ -3,7 +3,7 @@
  * file text, and plain HTTP clients. Everything registers its own cleanup.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +169,18 @@ export async function request(url: string, init: RequestInit = {}): Promise<Simp
     headers[k] = v;
   });
   return { status: res.status, headers, body: await res.text() };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a daemon started as a child process). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request, startBackend, waitFor } from '../helpers/http.ts';
+import { freePort, request, startBackend, waitFor } from '../helpers/http.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -58,14 +58,7 @@ test('run with an invalid file starts nothing and exits non-zero with the same m
 
 test('run serves, status shows the backends, reload applies, SIGTERM stops gracefully', async (t) => {
   const b = await startBackend(t, 'one');
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'palisade-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'cluster.yaml');
@@ -102,14 +95,7 @@ test('workers: 2 share the listener and a crashed worker is restarted', async (t
   const b = await startBackend(t, 'one');
   const dir = await mkdtemp(join(tmpdir(), 'palisade-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const { createServer } = await import('node:net');
-  const port = await new Promise<number>((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const file = join(dir, 'cluster.yaml');
   await writeFile(file, `runtime_dir: ${dir}\nlog: { format: json, access: false }\nnodes:\n  lb: { address: 127.0.0.1, workers: 2 }\nservices:\n  www:\n    listen: 127.0.0.1:${port}\n    backends: [${b.address}]\n`);
   const child = spawn(process.execPath, [MAIN, 'run', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
