@@ -91,23 +91,31 @@ test('run serves, status shows the backends, reload applies, SIGTERM stops grace
   assert.equal(await exited, 0);
 });
 
-test('workers: 2 share the listener and a crashed worker is restarted', async (t) => {
+test('workers: 2 share the listener, both follow health decisions, and a crashed worker is restarted knowing them', async (t) => {
   const b = await startBackend(t, 'one');
+  const sick = await startBackend(t, 'sick');
+  await sick.close();
   const dir = await mkdtemp(join(tmpdir(), 'palisade-cli-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const port = await freePort();
   const file = join(dir, 'cluster.yaml');
-  await writeFile(file, `runtime_dir: ${dir}\nlog: { format: json, access: false }\nnodes:\n  lb: { address: 127.0.0.1, workers: 2 }\nservices:\n  www:\n    listen: 127.0.0.1:${port}\n    backends: [${b.address}]\n`);
+  await writeFile(file, `runtime_dir: ${dir}\nlog: { format: json, access: false }\nnodes:\n  lb: { address: 127.0.0.1, workers: 2 }\nservices:\n  www:\n    listen: 127.0.0.1:${port}\n    backends: [${b.address}, ${sick.address}]\n    health: { type: tcp, interval: 100ms }\n    passive: { max_fails: 0 }\n`);
   const child = spawn(process.execPath, [MAIN, 'run', '-c', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d));
   child.stderr.on('data', (d: Buffer) => (out += d));
   t.after(() => child.kill('SIGKILL'));
   await waitFor(() => out.includes('palisade started'), 15_000, 'daemon start');
+  type St = { workers: number; services: { backends: { id: string; status: string; requests: number }[] }[] };
+  const status = async () => JSON.parse((await palisade(['status', '-c', file, '--json'])).stdout) as St;
+  await waitFor(async () => (await status()).services[0]!.backends[1]!.status === 'down', 5_000, 'sick backend down');
+  const sickRequests = async () => (await status()).services[0]!.backends[1]!.requests;
+  const before = await sickRequests();
   for (let i = 0; i < 20; i++) assert.equal((await request(`http://127.0.0.1:${port}/`)).status, 200);
-  const st = JSON.parse((await palisade(['status', '-c', file, '--json'])).stdout) as { workers: number; services: { backends: { requests: number }[] }[] };
+  const st = await status();
   assert.equal(st.workers, 2);
   assert.equal(st.services[0]!.backends[0]!.requests, 20, 'counters summed over both workers');
+  assert.equal(await sickRequests(), before, 'no worker sent a request to the down backend');
   // Kill one worker: the primary logs it and starts another; traffic keeps flowing.
   const { execFileSync } = await import('node:child_process');
   const pids = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)]).toString().trim().split(/\s+/).map(Number);
@@ -118,7 +126,12 @@ test('workers: 2 share the listener and a crashed worker is restarted', async (t
     const now = execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)]).toString().trim().split(/\s+/).filter((x) => x !== '');
     return now.length === 2 && !now.map(Number).includes(pids[0]!);
   }, 10_000, 'replacement worker');
+  const afterRestart = await sickRequests();
   for (let i = 0; i < 10; i++) assert.equal((await request(`http://127.0.0.1:${port}/`)).status, 200);
+  assert.equal(await sickRequests(), afterRestart, 'the new worker was told the backend is down');
+  // A SIGHUP reloads too.
+  child.kill('SIGHUP');
+  await waitFor(() => out.includes('reloaded'), 5_000, 'reload on SIGHUP');
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   assert.equal(await exited, 0);

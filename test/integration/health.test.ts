@@ -300,3 +300,21 @@ test('a reload with an unchanged check keeps a down backend down: no traffic bef
   assert.equal(await backendState(p, b.b.address), 'down', 'state kept across the reload');
   for (let i = 0; i < 6; i++) assert.equal((await request(`${p.url}/`)).body, 'a');
 });
+
+test('slow_start ramps the weight of a backend that came back', async (t) => {
+  const a = await switchable(t, 'a');
+  const b = await switchable(t, 'b');
+  const p = await startProxy(t, cluster([a.b, b.b], '    health: { type: http, path: /health, interval: 100ms, fall: 1, rise: 1, jitter: 0, slow_start: 2s }', () => ', weight: 10').replace('scheduler: rr', 'scheduler: swrr'));
+  b.state.health = 503;
+  await waitFor(async () => (await backendState(p, b.b.address)) === 'down', 3_000, 'b down');
+  b.state.health = 200;
+  await waitFor(async () => (await backendState(p, b.b.address)) === 'up', 3_000, 'b up');
+  const eff = async () => (await p.daemon.status()).services[0]!.backends[1]!.effectiveWeight;
+  const first = await eff();
+  assert.ok(first < 5, `just up: a small weight (${first})`);
+  // While ramping, b gets a small share.
+  const counts: Record<string, number> = { a: 0, b: 0 };
+  for (let i = 0; i < 20; i++) counts[(await request(`${p.url}/`)).body]!++;
+  assert.ok(counts.b! < counts.a!, `b ramping: ${JSON.stringify(counts)}`);
+  await waitFor(async () => (await eff()) === 10, 4_000, 'full weight');
+});
