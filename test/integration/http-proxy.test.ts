@@ -478,3 +478,68 @@ test('a client that stops reading is dropped after the send timeout, and the bac
   const st = await p.daemon.status();
   assert.equal(st.services[0]!.backends[0]!.active, 0, 'the upstream slot was released');
 });
+
+test('large responses arrive intact to slow and fast readers at once (chunked and with a length)', async (t) => {
+  const { randomBytes, createHash } = await import('node:crypto');
+  const payload = randomBytes(6 * 1024 * 1024);
+  const digest = createHash('sha256').update(payload).digest('hex');
+  const b = await startBackend(t, 'big', (req, res) => {
+    const chunked = req.url === '/chunked';
+    res.writeHead(200, chunked ? {} : { 'content-length': String(payload.length) });
+    let off = 0;
+    const pump = () => {
+      while (off < payload.length) {
+        const n = Math.min(100_000 + Math.floor(Math.random() * 50_000), payload.length - off);
+        const ok = res.write(payload.subarray(off, off + n));
+        off += n;
+        if (!ok) return;
+      }
+      res.end();
+    };
+    res.on('drain', pump);
+    pump();
+  });
+  const p = await startProxy(t, cluster(list([b]), '    keepalive: { max_idle: 2 }'));
+  const { connect } = await import('node:net');
+  const fetchSlowly = (path: string, slow: boolean) =>
+    new Promise<string>((resolve, reject) => {
+      const s = connect(p.port, '127.0.0.1');
+      const parts: Buffer[] = [];
+      s.on('connect', () => s.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+      s.on('data', (d: Buffer) => {
+        parts.push(d);
+        if (slow && Math.random() < 0.2) {
+          s.pause();
+          setTimeout(() => s.resume(), 5);
+        }
+      });
+      s.on('error', reject);
+      s.on('close', () => {
+        const all = Buffer.concat(parts);
+        const end = all.indexOf('\r\n\r\n');
+        const head = all.subarray(0, end).toString('latin1');
+        let body = all.subarray(end + 4);
+        if (/transfer-encoding: chunked/i.test(head)) {
+          const out: Buffer[] = [];
+          let i = 0;
+          for (;;) {
+            const nl = body.indexOf('\r\n', i);
+            const size = parseInt(body.subarray(i, nl).toString('latin1'), 16);
+            if (size === 0) break;
+            out.push(body.subarray(nl + 2, nl + 2 + size));
+            i = nl + 2 + size + 2;
+          }
+          body = Buffer.concat(out);
+        }
+        resolve(createHash('sha256').update(body).digest('hex'));
+      });
+    });
+  const results = await Promise.all([
+    fetchSlowly('/length', true),
+    fetchSlowly('/chunked', true),
+    fetchSlowly('/length', false),
+    fetchSlowly('/chunked', false),
+    fetchSlowly('/length', true),
+  ]);
+  assert.deepEqual(results, Array(5).fill(digest));
+});

@@ -51,6 +51,7 @@ const S_TUNNEL = 2;
 const S_CLOSED = 3;
 
 const EMPTY: readonly BackendRuntime[] = [];
+const EMPTY_BUFFER = Buffer.alloc(0);
 /** Bodies up to this size are copied behind the head for a single write; larger ones go out with writev. */
 const COALESCE_MAX = 16 * 1024;
 
@@ -100,6 +101,10 @@ export class ClientConn implements Expirable, UpstreamUser {
   waitingDrain = false;
   /** A response head waiting to go out with the first body bytes. */
   pendingHead: string | null = null;
+  /** Client writes still hold views of the upstream's read buffer (see #afterWrite). */
+  viewsInFlight = false;
+  /** A finished upstream connection waiting for those writes before going back to the pool. */
+  heldConn: UpstreamConn | null = null;
   /** Attempts made for the current request (retries and fresh reconnects included). */
   attempts = 0;
   /** Place in the service's queue while waiting for a backend slot. */
@@ -140,10 +145,15 @@ export class ClientConn implements Expirable, UpstreamUser {
   #onDrain = (): void => {
     if (!this.waitingDrain) return;
     this.waitingDrain = false;
+    if (!this.viewsInFlight) this.#sendSettled();
+  };
+
+  /** Nothing is queued for the client any more: back to the deadline of the state, upstream reading again. */
+  #sendSettled(): void {
     if (this.state === S_REQ) this.deadline = this.reqDone ? 0 : now() + this.svc!.config.timeouts.client_body;
     else if (this.state === S_TUNNEL) this.deadline = 0;
     this.up?.socket.resume();
-  };
+  }
 
   #onError = (_err: Error): void => {
     // 'close' follows; nothing to do here but not crash.
@@ -160,6 +170,10 @@ export class ClientConn implements Expirable, UpstreamUser {
       this.ticket.cancel();
       this.ticket = null;
     }
+    if (this.heldConn !== null) {
+      this.heldConn.destroy();
+      this.heldConn = null;
+    }
     if (was === S_REQ || was === S_TUNNEL) {
       if (was === S_REQ && this.status === 0) this.status = 499;
       this.#releaseAttempt(false);
@@ -175,8 +189,8 @@ export class ClientConn implements Expirable, UpstreamUser {
       else this.socket.destroy();
       return;
     }
-    if (this.state === S_REQ) {
-      if (this.waitingDrain) {
+    if (this.state === S_REQ || this.state === S_TUNNEL) {
+      if (this.waitingDrain || this.viewsInFlight) {
         this.ctx.log.debug({ client: this.remoteAddress, timeout: tm.send }, 'client not reading: send timeout');
         this.socket.destroy();
         return;
@@ -480,7 +494,8 @@ export class ClientConn implements Expirable, UpstreamUser {
           this.#attemptFailed(c, 'invalid_header', 'response head too large');
           return;
         }
-        this.resBuf = offset === 0 ? buf : buf.subarray(offset);
+        // Copied: the chunk is a view of the upstream connection's reused read buffer.
+        this.resBuf = Buffer.from(offset === 0 ? buf : buf.subarray(offset));
         return;
       }
       let r: ResponseHead;
@@ -631,15 +646,32 @@ export class ClientConn implements Expirable, UpstreamUser {
     }
   }
 
+  /**
+   * After a write that may hold a view of the upstream's reused read buffer: if it
+   * did not go out at once, stop reading upstream until it has (the next read would
+   * overwrite bytes still queued), and past the high-water mark start the send timeout.
+   */
   #afterWrite(ok: boolean): void {
-    if (!ok) {
-      if (!this.waitingDrain) {
-        this.waitingDrain = true;
-        this.deadline = now() + this.svc!.config.timeouts.send;
-      }
+    if (!ok) this.waitingDrain = true;
+    if (this.socket.writableLength !== 0 && !this.viewsInFlight) {
+      this.viewsInFlight = true;
+      this.deadline = now() + this.svc!.config.timeouts.send;
       this.up?.socket.pause();
+      this.socket.write(EMPTY_BUFFER, this.#onFlushed);
     }
   }
+
+  /** Everything written so far has left: the upstream buffer may be reused. */
+  #onFlushed = (): void => {
+    this.viewsInFlight = false;
+    const held = this.heldConn;
+    if (held !== null) {
+      this.heldConn = null;
+      held.release();
+      return;
+    }
+    if (!this.waitingDrain && this.state !== S_CLOSED) this.#sendSettled();
+  };
 
   upstreamFailed(c: UpstreamConn, err: Error | undefined, timeout: boolean): void {
     if (c !== this.up) return;
@@ -729,7 +761,10 @@ export class ClientConn implements Expirable, UpstreamUser {
     const c = this.up;
     this.up = null;
     if (c !== null) {
-      if (reuse) c.release();
+      // A connection whose read buffer the client socket still sends from goes back
+      // to the pool only once that is flushed.
+      if (reuse && this.viewsInFlight) this.heldConn = c;
+      else if (reuse) c.release();
       else c.destroy();
     }
     // A freed slot goes to the oldest request waiting for one.
@@ -835,10 +870,7 @@ export class ClientConn implements Expirable, UpstreamUser {
     const c = this.up!;
     c.arm(this.svc!.config.timeouts.tunnel);
     this.bytesOut += chunk.length;
-    if (!this.socket.write(chunk) && !this.waitingDrain) {
-      this.waitingDrain = true;
-      c.socket.pause();
-    }
+    this.#afterWrite(this.socket.write(chunk));
   }
 
   // ---- logging -----------------------------------------------------------

@@ -25,6 +25,9 @@ const CLOSED = 3;
 
 export const upstreamSweeper = new DeadlineSweeper(100);
 
+/** Size of each connection's read buffer, bytes. */
+const READ_BUFFER = 64 * 1024;
+
 export class UpstreamConn implements Expirable {
   readonly socket: Socket;
   readonly pool: UpstreamPool;
@@ -41,12 +44,15 @@ export class UpstreamConn implements Expirable {
     this.pool = pool;
     this.user = user;
     const b = pool.backend;
-    const s = connect({ host: b.host, port: b.port, noDelay: true });
+    // Reads land in one buffer per connection, reused: no 64 KiB allocation per read,
+    // which under large responses made V8 run a full GC every few milliseconds. The
+    // user must not keep a view of a chunk past its callback unless it pauses this
+    // socket until it is done with it (see ClientConn's flush tracking).
+    const s = connect({ host: b.host, port: b.port, noDelay: true, onread: { buffer: Buffer.allocUnsafe(READ_BUFFER), callback: this.#onRead } });
     this.socket = s;
     this.deadline = now() + connectTimeout;
     upstreamSweeper.add(this);
     s.on('connect', this.#onConnect);
-    s.on('data', this.#onData);
     s.on('end', this.#onEnd);
     s.on('error', this.#onError);
     s.on('close', this.#onClose);
@@ -64,9 +70,13 @@ export class UpstreamConn implements Expirable {
     this.user?.upstreamConnected(this);
   };
 
-  #onData = (chunk: Buffer): void => {
-    if (this.state === BUSY && this.user !== null) this.user.upstreamData(this, chunk);
-    else this.destroy(); // data on an idle connection: the backend is confused; never reuse it
+  #onRead = (n: number, buf: Uint8Array): boolean => {
+    if (this.state === BUSY && this.user !== null) {
+      this.user.upstreamData(this, (buf as Buffer).subarray(0, n));
+      return true;
+    }
+    this.destroy(); // data on an idle connection: the backend is confused; never reuse it
+    return false;
   };
 
   #onEnd = (): void => {
