@@ -296,6 +296,13 @@ describe('drops, each with its stable reason', () => {
     assert.equal(r.ok && r.advert.intervalMs, 100);
   });
 
+  test('payload-only transports: TTL passed in, checked first', () => {
+    const m = encodeVrrp(v3(), ip);
+    assert.ok(decodeVrrp(m, { pseudo: ip, ttl: 255 }).ok);
+    assert.deepEqual(decodeVrrp(m, { pseudo: ip, ttl: 1 }), { ok: false, reason: 'BAD_TTL', detail: 'TTL 1 from 10.99.0.1, expected 255' });
+    assert.ok(decodeVrrp(m, { pseudo: ip }).ok, 'no ttl given: not checked');
+  });
+
   test('shorter than the VRRP header', () => {
     const r = decodeVrrp(new Uint8Array(7));
     assert.deepEqual(r, { ok: false, reason: 'BAD_LENGTH', detail: '7 bytes, shorter than the 8-byte VRRP header' });

@@ -189,6 +189,13 @@ export interface DecodeOptions {
    * BAD_CHECKSUM ("no pseudo-header").
    */
   pseudo?: PseudoHeader;
+  /**
+   * The IP TTL as received (transports that hand over the payload report it).
+   * When given, anything but 255 is dropped with BAD_TTL (RFC 5798 §7.1). Leave it
+   * out to skip the check, e.g. for unicast peers behind a router (keepalived skips
+   * it for unicast too).
+   */
+  ttl?: number;
   expect?: VrrpExpectations;
 }
 
@@ -374,11 +381,16 @@ export function passwordAuthData(password: string): Uint8Array {
 
 /**
  * Decodes and checks a VRRP message (the IP payload). Checks run in the order of
- * RFC 5798 §7.1 / RFC 3768 §7.1: version, type, length, checksum, VRID, then (v2)
- * authentication and interval, then the address list.
+ * RFC 5798 §7.1 / RFC 3768 §7.1: TTL (when given), version, type, length,
+ * checksum, VRID, then (v2) authentication and interval, then the address list.
+ *
+ * A transport that hands over `(payload, { src, dst, ttl })` calls
+ * `decodeVrrp(payload, { pseudo: { src, dst }, ttl, expect })`.
  */
 export function decodeVrrp(buf: Uint8Array, opts: DecodeOptions = {}): DecodeResult {
   const expect = opts.expect ?? {};
+  // RFC 5798 §7.1: MUST verify that the IP TTL is 255
+  if (opts.ttl !== undefined && opts.ttl !== VRRP_TTL) return drop('BAD_TTL', `TTL ${opts.ttl}${opts.pseudo ? ` from ${opts.pseudo.src}` : ''}, expected 255`);
   if (buf.length < HEADER_LENGTH) return drop('BAD_LENGTH', `${buf.length} bytes, shorter than the 8-byte VRRP header`);
 
   // RFC 5798 §7.1: MUST verify the VRRP version
@@ -593,9 +605,11 @@ export function decodeVrrpPacket(buf: Uint8Array, opts: PacketDecodeOptions = {}
   if (!ipr.ok) return ipr;
   const { ip, payload } = ipr;
   if (ip.protocol !== VRRP_PROTOCOL) return drop('BAD_PROTOCOL', `IP protocol ${ip.protocol}, expected 112`);
-  // RFC 5798 §7.1: MUST verify that the IP TTL is 255
-  if ((opts.checkTtl ?? true) && ip.ttl !== VRRP_TTL) return drop('BAD_TTL', `TTL ${ip.ttl} from ${ip.src}, expected 255`);
-  const r = decodeVrrp(payload, { pseudo: { src: ip.src, dst: ip.dst }, ...(opts.expect === undefined ? {} : { expect: opts.expect }) });
+  const r = decodeVrrp(payload, {
+    pseudo: { src: ip.src, dst: ip.dst },
+    ...((opts.checkTtl ?? true) ? { ttl: ip.ttl } : {}),
+    ...(opts.expect === undefined ? {} : { expect: opts.expect }),
+  });
   if (!r.ok) return r;
   return { ok: true, ip, advert: r.advert };
 }
