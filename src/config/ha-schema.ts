@@ -198,7 +198,7 @@ export type VrrpTrackConfig = z.output<typeof trackSchema>;
 
 const notifySchema = z
   .strictObject({
-    /** Run on entering MASTER, with the instance name and "MASTER" appended (keepalived `notify_master`). Default none. */
+    /** Run on entering MASTER (keepalived `notify_master`), directly, never through a shell. Default none. */
     master: argvSchema.optional(),
     /** Run on entering BACKUP (keepalived `notify_backup`). Default none. */
     backup: argvSchema.optional(),

@@ -1,6 +1,9 @@
 /** The `vrrp:` key of the cluster file (src/config/ha-schema.ts). */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { advertIntervalProblem, memberInterface, syncGroupOf, vrrpSchema } from '../../config/ha-schema.ts';
 
@@ -39,6 +42,16 @@ describe('vrrp schema', () => {
       },
       sync_groups: {},
     });
+  });
+
+  test('the example at the top of docs/vrrp.md is valid', () => {
+    const md = readFileSync(join(import.meta.dirname, '..', '..', '..', 'docs', 'vrrp.md'), 'utf8');
+    const block = /```yaml\n([\s\S]*?)```/.exec(md);
+    assert.ok(block, 'docs/vrrp.md has a yaml example');
+    const cfg = vrrpSchema.parse((parseYaml(block[1]!) as { vrrp: unknown }).vrrp);
+    assert.deepEqual(Object.keys(cfg.instances), ['VI_1', 'VI_2']);
+    assert.deepEqual(cfg.instances.VI_2!.members, { d1: { priority: 150 }, d2: { priority: 100 } });
+    assert.deepEqual(cfg.sync_groups, { G1: ['VI_1', 'VI_2'] });
   });
 
   test('no vrrp: key means no instances', () => {
