@@ -43,19 +43,23 @@ function onPath(name) {
   return undefined;
 }
 
+/** npm's bin directory → the node-gyp that npm bundles. */
+function bundledNodeGyp(npmBin) {
+  return join(npmBin, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+}
+
 /**
  * node-gyp, as [command, ...args]: the one npm passes to install scripts, else the one
  * bundled with the npm that runs us (or with the npm on PATH, when run by hand), else
  * node-gyp from PATH.
  */
 function findNodeGyp() {
-  const bundled = (npmBin) => join(npmBin, '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const candidates = [];
   if (process.env.npm_config_node_gyp) candidates.push(process.env.npm_config_node_gyp);
   // .../npm/bin/npm-cli.js → .../npm/node_modules/node-gyp/bin/node-gyp.js
-  if (process.env.npm_execpath) candidates.push(bundled(dirname(process.env.npm_execpath)));
+  if (process.env.npm_execpath) candidates.push(bundledNodeGyp(dirname(process.env.npm_execpath)));
   const npm = onPath('npm');
-  if (npm !== undefined) candidates.push(bundled(npm));
+  if (npm !== undefined) candidates.push(bundledNodeGyp(npm));
   for (const c of candidates) if (existsSync(c)) return c.endsWith('.js') ? [process.execPath, c] : [c];
   return ['node-gyp'];
 }
