@@ -7,12 +7,15 @@
  * place: unchanged backends keep their state, in-flight requests finish.
  */
 import { loadClusterFile, type LoadedConfig } from '../config/load.ts';
+import type { ClusterConfig } from '../config/schema.ts';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { configBaseDir, HttpProxy, type ServiceSnapshot } from '../proxy/http/server.ts';
 import { ControlServer, controlSocketPath, defaultRuntimeDir, type ControlRequest } from './control.ts';
 import { hostAddresses, selectNode, type SelectedNode } from './node.ts';
 import { WorkerPool } from './workers.ts';
+import { takesPartInVrrp, vipHostsOf, VrrpSupervisor } from './vrrp.ts';
+import type { InstanceStatus } from '../ha/vrrp/instance.ts';
 import { HealthBridge, healthReason, type HealthPush, type HealthSink, type OperatorAction } from './health.ts';
 
 export interface DaemonOptions {
@@ -42,6 +45,7 @@ export interface DaemonStatus {
   workers: number;
   config: string;
   services: ServiceSnapshot[];
+  vrrp: InstanceStatus[];
 }
 
 const NULL_SINK: HealthSink = {
@@ -71,6 +75,7 @@ export class Daemon {
   #proxy: HttpProxy | undefined;
   #pool: WorkerPool | undefined;
   #health: HealthBridge | undefined;
+  #vrrp: VrrpSupervisor | undefined;
   #control: ControlServer | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #stopped = false;
@@ -109,7 +114,26 @@ export class Daemon {
   async #startRoles(): Promise<void> {
     const { config } = this.#loaded;
     const baseDir = configBaseDir(this.file);
-    if (this.#node.services.length === 0) return;
+    const vipHosts = vipHostsOf(config, this.#node.name);
+    if (this.#node.services.length > 0) await this.#startProxy(config, baseDir, vipHosts);
+    if (takesPartInVrrp(config, this.#node.name)) {
+      const vrrp = new VrrpSupervisor(config, this.#node.name, this.log, {
+        onVips: (addresses, held) => {
+          if (this.#pool !== undefined) this.#pool.setVipsHeld(addresses, held);
+          else void this.#proxy?.setVipsHeld(addresses, held);
+        },
+      });
+      this.#vrrp = vrrp;
+      try {
+        await vrrp.start();
+      } catch (err) {
+        await this.stop(0);
+        throw err;
+      }
+    }
+  }
+
+  async #startProxy(config: ClusterConfig, baseDir: string, vipHosts: string[]): Promise<void> {
     if (this.#node.workers > 1) {
       const health = new HealthBridge(this.log, NULL_SINK);
       this.#health = health;
@@ -122,7 +146,7 @@ export class Daemon {
       health.sink = broadcastSink(pool);
       health.update(config, this.#node.services);
       try {
-        await pool.start(config, this.#node.services, baseDir);
+        await pool.start(config, this.#node.services, baseDir, vipHosts);
       } catch (err) {
         await pool.stop(0);
         await health.close();
@@ -131,6 +155,7 @@ export class Daemon {
     } else {
       const proxy = new HttpProxy({ log: this.log, baseDir, onOutcome: (service, backend, outcome) => this.#health?.report(service, backend, outcome) });
       this.#proxy = proxy;
+      proxy.setVipHosts(vipHosts);
       await proxy.apply(config, this.#node.services, baseDir);
       this.#health = new HealthBridge(this.log, proxy);
       this.#health.update(config, this.#node.services);
@@ -148,6 +173,11 @@ export class Daemon {
   /** The in-process proxy (single-worker mode), for tests and the demo. */
   get proxy(): HttpProxy | undefined {
     return this.#proxy;
+  }
+
+  /** PID of the VRRP child process, while it runs (tests, status). */
+  vrrpPid(): number | undefined {
+    return this.#vrrp?.pid;
   }
 
   get controlPath(): string | undefined {
@@ -173,6 +203,9 @@ export class Daemon {
       this.log.error({ file: this.file, errors }, `reload refused, still running the previous config: ${errors.length} problem(s)`);
       for (const e of errors) this.log.error(e);
       return { ok: false, errors };
+    }
+    if (JSON.stringify(loaded.config.vrrp) !== JSON.stringify(this.#loaded.config.vrrp)) {
+      this.log.warn({ file: this.file }, 'changes to vrrp: take effect at restart; the running VRRP instances keep their settings');
     }
     if (node.workers !== this.#node.workers) {
       this.log.warn({ workers: node.workers, running: this.#node.workers }, 'a change of workers takes effect at restart');
@@ -211,6 +244,7 @@ export class Daemon {
       }
     }
     return {
+      vrrp: (await this.#vrrp?.status()) ?? [],
       cluster: this.#loaded.config.cluster.name,
       node: this.#node.name,
       pid: process.pid,
@@ -245,6 +279,8 @@ export class Daemon {
     if (this.#stopped) return;
     this.#stopped = true;
     this.log.info({ grace_ms: graceMs }, 'stopping');
+    // Resign the VIPs first (priority 0: the backup takes over within its skew time), then drain.
+    await this.#vrrp?.stop();
     await Promise.all([this.#proxy?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close()]);
     this.log.flush();
   }

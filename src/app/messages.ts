@@ -5,7 +5,8 @@ import type { Outcome } from '../proxy/http/service.ts';
 import type { HealthPush } from './health.ts';
 
 export type PrimaryMessage =
-  | { type: 'apply'; id: number; config: ClusterConfig; services: string[]; baseDir: string }
+  | { type: 'apply'; id: number; config: ClusterConfig; services: string[]; baseDir: string; vipHosts: string[] }
+  | { type: 'vips'; addresses: string[]; held: boolean }
   | { type: 'status'; id: number }
   | { type: 'health'; pushes: HealthPush[] }
   | { type: 'stop'; graceMs: number };

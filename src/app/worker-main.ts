@@ -13,13 +13,18 @@ if (!cluster.isWorker) throw new Error('worker-main.ts runs only as a cluster wo
 
 let log: Logger | undefined;
 let proxy: HttpProxy | undefined;
-const send = (m: WorkerMessage) => process.send?.(m);
+const send = (m: WorkerMessage) => {
+  if (process.connected) process.send?.(m);
+};
 
 process.on('message', (m: PrimaryMessage) => {
   switch (m.type) {
     case 'apply': {
       log ??= createLogger({ level: m.config.log.level, format: m.config.log.format }).child({ worker: cluster.worker?.id });
-      proxy ??= new HttpProxy({ log, baseDir: m.baseDir, onOutcome: (service, backend, outcome) => send({ type: 'outcome', service, backend, outcome }) });
+      if (proxy === undefined) {
+        proxy = new HttpProxy({ log, baseDir: m.baseDir, onOutcome: (service, backend, outcome) => send({ type: 'outcome', service, backend, outcome }) });
+        proxy.setVipHosts(m.vipHosts);
+      }
       proxy.apply(m.config, m.services, m.baseDir).then(
         () => send({ type: 'applied', id: m.id, ok: true }),
         (err: unknown) => send({ type: 'applied', id: m.id, ok: false, error: errorMessage(err) }),
@@ -28,6 +33,9 @@ process.on('message', (m: PrimaryMessage) => {
     }
     case 'status':
       send({ type: 'status', id: m.id, services: proxy?.snapshot() ?? [] });
+      return;
+    case 'vips':
+      void proxy?.setVipsHeld(m.addresses, m.held);
       return;
     case 'health':
       if (proxy !== undefined) for (const p of m.pushes) applyPush(proxy, p);

@@ -23,6 +23,7 @@ interface Current {
   config: ClusterConfig;
   services: string[];
   baseDir: string;
+  vipHosts: string[];
 }
 
 export class WorkerPool {
@@ -46,8 +47,8 @@ export class WorkerPool {
   }
 
   /** Starts the workers with `config`; rejects if any of them cannot apply it. */
-  async start(config: ClusterConfig, services: string[], baseDir: string): Promise<void> {
-    this.#current = { config, services, baseDir };
+  async start(config: ClusterConfig, services: string[], baseDir: string, vipHosts: string[] = []): Promise<void> {
+    this.#current = { config, services, baseDir, vipHosts };
     const started: Promise<void>[] = [];
     for (let i = 0; i < this.#count; i++) started.push(this.#fork());
     await Promise.all(started);
@@ -61,7 +62,7 @@ export class WorkerPool {
     return new Promise((resolve, reject) => {
       w.once('online', () => {
         const cur = this.#current!;
-        this.#ask(w, { type: 'apply', id: 0, config: cur.config, services: cur.services, baseDir: cur.baseDir }).then((r) => {
+        this.#ask(w, { type: 'apply', id: 0, config: cur.config, services: cur.services, baseDir: cur.baseDir, vipHosts: cur.vipHosts }).then((r) => {
           const m = r[0];
           if (m?.type === 'applied' && !m.ok) {
             reject(new Error(m.error));
@@ -69,6 +70,7 @@ export class WorkerPool {
           }
           const pushes = this.#hooks.pushes();
           if (pushes.length > 0) w.send({ type: 'health', pushes } satisfies PrimaryMessage);
+          if (this.#heldVips.size > 0) w.send({ type: 'vips', addresses: [...this.#heldVips], held: true } satisfies PrimaryMessage);
           resolve();
         }, reject);
       });
@@ -132,9 +134,10 @@ export class WorkerPool {
 
   /** Sends a new config to every worker; resolves with the errors (empty when all applied it). */
   async apply(config: ClusterConfig, services: string[], baseDir: string): Promise<string[]> {
-    const results = await this.#ask(this.#workers, { type: 'apply', id: 0, config, services, baseDir });
+    const vipHosts = this.#current?.vipHosts ?? [];
+    const results = await this.#ask(this.#workers, { type: 'apply', id: 0, config, services, baseDir, vipHosts });
     const errors = results.flatMap((r) => (r.type === 'applied' && !r.ok ? [r.error ?? 'unknown error'] : []));
-    if (errors.length === 0) this.#current = { config, services, baseDir };
+    if (errors.length === 0) this.#current = { config, services, baseDir, vipHosts };
     return errors;
   }
 
@@ -163,6 +166,18 @@ export class WorkerPool {
       }
     }
     return [...merged.values()];
+  }
+
+  readonly #heldVips = new Set<string>();
+
+  /** This node took or gave up VIPs: every worker opens or drains its listeners on them. */
+  setVipsHeld(addresses: string[], held: boolean): void {
+    for (const a of addresses) {
+      if (held) this.#heldVips.add(a);
+      else this.#heldVips.delete(a);
+    }
+    const m: PrimaryMessage = { type: 'vips', addresses, held };
+    for (const w of this.#workers) if (w.isConnected()) w.send(m);
   }
 
   /** Sends health decisions to every worker. */

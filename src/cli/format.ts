@@ -19,5 +19,14 @@ export function formatStatus(st: DaemonStatus): string {
       lines.push(`  ${pad(name, 30)}${pad(b.status, 8)}${pad(weight, 8)}${pad(String(b.active), 8)}${pad(String(b.inactive), 10)}${pad(String(b.requests), 10)}${pad(String(b.failures), 10)}${check}`);
     }
   }
+  if (st.vrrp.length > 0) {
+    lines.push('', `  ${pad('vrrp instance', 16)}${pad('state', 8)}${pad('vrid', 6)}${pad('priority', 10)}${pad('master', 18)}${pad('sent', 8)}${pad('received', 10)}dropped`);
+    for (const v of st.vrrp) {
+      const dropped = Object.entries(v.dropped).map(([k, n]) => `${k} ${n}`).join(', ') || '0';
+      const prio = v.effectivePriority === v.priority ? String(v.priority) : `${v.effectivePriority}/${v.priority}`;
+      const flags = [v.splitBrains > 0 ? `SPLIT BRAIN x${v.splitBrains}` : '', v.faults.length > 0 ? `faults: ${v.faults.join(', ')}` : ''].filter((x) => x !== '').join('  ');
+      lines.push(`  ${pad(v.instance, 16)}${pad(v.state, 8)}${pad(String(v.vrid), 6)}${pad(prio, 10)}${pad(v.master ?? '-', 18)}${pad(String(v.sent), 8)}${pad(String(v.received), 10)}${dropped}${flags ? `  ${flags}` : ''}`);
+    }
+  }
   return lines.join('\n');
 }

@@ -8,6 +8,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { duration, durationValue, size } from './units.ts';
+import { vrrpSchema } from './ha-schema.ts';
 import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outlierSchema } from './health-schema.ts';
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
 
@@ -263,8 +264,15 @@ export const clusterSchema = z
     log: logSchema,
     nodes: z.record(nameSchema, nodeSchema).default({}),
     services: z.record(nameSchema, serviceSchema).default({}),
+    /** Virtual IP failover between directors (keepalived `vrrp_instance`); see docs/vrrp.md. */
+    vrrp: vrrpSchema.prefault({}),
   })
   .superRefine((cfg, ctx) => {
+    for (const [name, inst] of Object.entries(cfg.vrrp.instances)) {
+      for (const member of Object.keys(inst.members)) {
+        if (!(member in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['vrrp', 'instances', name, 'members', member], message: `unknown node ${JSON.stringify(member)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
+      }
+    }
     const seen = new Map<string, string>();
     for (const [name, svc] of Object.entries(cfg.services)) {
       svc.nodes?.forEach((n, i) => {

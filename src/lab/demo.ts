@@ -10,7 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { Daemon } from '../app/daemon.ts';
+import { controlRequest, controlSocketPath } from '../app/control.ts';
+import type { DaemonStatus } from '../app/daemon.ts';
+import { errorMessage } from '../core/errors.ts';
 import { formatStatus } from '../cli/format.ts';
 
 export interface DemoOptions {
@@ -26,7 +28,7 @@ export interface Demo {
   url: string;
   file: string;
   webs: DemoWeb[];
-  daemon: Daemon;
+  directors: Director[];
   stop(): Promise<void>;
 }
 
@@ -38,11 +40,11 @@ interface DemoWeb {
 
 const WEB_MAIN = fileURLToPath(new URL('./demo-web.ts', import.meta.url));
 
-function portFree(port: number): Promise<boolean> {
+function portFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
     s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+    s.listen(port, host, () => s.close(() => resolve(true)));
   });
 }
 
@@ -75,9 +77,13 @@ function startWeb(web: DemoWeb): Promise<void> {
   });
 }
 
-function clusterFile(proxyPort: number, webs: DemoWeb[], runtimeDir: string): string {
-  return `# The demo cluster: one director in front of three web servers, all on loopback.
-# Edit this file and run \`npx palisade reload -c ${join(runtimeDir, 'cluster.yaml')}\` to apply changes.
+/** The simulated VIP: all of 127/8 is local on Linux, so the master can listen on it. */
+const VIP = '127.0.0.100';
+
+function clusterFile(proxyPort: number, udpPort: number, webs: DemoWeb[], runtimeDir: string): string {
+  return `# The demo cluster: two directors sharing a virtual IP by VRRP, in front of three
+# web servers, all on loopback. Edit this file and run
+# \`npx palisade reload -c ${join(runtimeDir, 'cluster.yaml')} --node d1\` (and d2) to apply changes.
 cluster:
   name: demo
 runtime_dir: ${runtimeDir}
@@ -85,12 +91,11 @@ log:
   level: info
   access: true
 nodes:
-  director:
-    address: 127.0.0.1
-    roles: [director]
+  d1: { address: 127.0.0.1, roles: [director] }
+  d2: { address: 127.0.0.2, roles: [director] }
 services:
   www:
-    listen: 127.0.0.1:${proxyPort}
+    listen: ${VIP}:${proxyPort}
     protocol: http
     scheduler: swrr
     backends:
@@ -98,14 +103,43 @@ ${webs.map((w, i) => `      - { address: 127.0.0.1:${w.port}, name: ${w.name}, w
     health: { type: http, path: /health, interval: 1s, timeout: 1s, rise: 2, fall: 2 }
     passive: { max_fails: 1, fail_timeout: 5s }
     retry: { on: [error, timeout, http_502, http_503] }
+vrrp:
+  instances:
+    VI_1:
+      vrid: 51
+      interface: lo
+      # udp: the VRRP messages over UDP between the two directors, no root needed; the
+      # VIP is simulated: the MASTER listens on it, the BACKUP does not.
+      transport: udp
+      udp_port: ${udpPort}
+      advert_interval: 200ms
+      virtual_ipaddress: [${VIP}/32]
+      members:
+        d1: { priority: 150 }
+        d2: { priority: 100 }
 `;
+}
+
+const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+
+interface Director {
+  name: string;
+  child: ChildProcess | undefined;
+}
+
+function startDirector(d: Director, file: string): void {
+  d.child = fork(MAIN, ['run', '-c', file, '--node', d.name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = d.child;
+  child.on('exit', () => {
+    if (d.child === child) d.child = undefined;
+  });
 }
 
 export async function runDemo(opts: DemoOptions): Promise<Demo> {
   const out = opts.out ?? ((s: string) => process.stdout.write(s));
   const dir = await mkdtemp(join(tmpdir(), 'palisade-demo-'));
   let proxyPort = opts.port;
-  if (proxyPort !== 0 && !(await portFree(proxyPort))) {
+  if (proxyPort !== 0 && !(await portFree(proxyPort, VIP))) {
     const alt = await freePort();
     out(`port ${proxyPort} is taken; using ${alt} instead\n`);
     proxyPort = alt;
@@ -116,54 +150,66 @@ export async function runDemo(opts: DemoOptions): Promise<Demo> {
     const port = wanted !== 0 && wanted <= 65535 && (await portFree(wanted)) ? wanted : 0;
     webs.push({ name: `web${i}`, port, child: undefined });
   }
-  const cleanupWebs = () => {
+  const directors: Director[] = [
+    { name: 'd1', child: undefined },
+    { name: 'd2', child: undefined },
+  ];
+  const file = join(dir, 'cluster.yaml');
+  const cleanup = () => {
     for (const w of webs) w.child?.kill('SIGTERM');
+    for (const d of directors) d.child?.kill('SIGTERM');
   };
-  let daemon: Daemon;
+  if (proxyPort === 0) proxyPort = await freePort();
+  const url = `http://${VIP}:${proxyPort}/`;
   try {
     await Promise.all(webs.map(startWeb));
-    if (proxyPort === 0) proxyPort = await freePort();
-    const file = join(dir, 'cluster.yaml');
-    await writeFile(file, clusterFile(proxyPort, webs, dir));
-    daemon = await Daemon.start({ file });
+    await writeFile(file, clusterFile(proxyPort, await freePort(), webs, dir));
+    for (const d of directors) startDirector(d, file);
+    await waitServing(url, 15_000);
   } catch (err) {
-    cleanupWebs();
+    cleanup();
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
-  const file = join(dir, 'cluster.yaml');
-  const url = `http://127.0.0.1:${proxyPort}/`;
   const interactive = opts.interactive ?? process.stdin.isTTY === true;
+  const pidOf = (d: Director) => d.child?.pid ?? '-';
   out(`
   Palisade demo is running.
 
   Open ${url} in a browser (or: curl -s ${url}api) and reload:
   requests go to web1, web2 and web3 by smooth weighted round robin (web1 has weight 2).
+  The address ${VIP} is a virtual IP shared by two directors through VRRP
+  (over UDP here, no root needed: the MASTER listens on it, the BACKUP does not).
 
+    director d1  priority 150  pid ${pidOf(directors[0]!)}   (starts as MASTER)
+    director d2  priority 100  pid ${pidOf(directors[1]!)}
     ${webs.map((w) => `${w.name}  127.0.0.1:${w.port}  pid ${w.child?.pid}`).join('\n    ')}
 
   Try:
-    stop a web server:    kill ${webs[1]!.child?.pid}        (web2; ${interactive ? 'or type: stop web2' : 'the demo restarts none by itself'})
+    stop a web server:    kill ${webs[1]!.child?.pid}        (web2${interactive ? '; or type: stop web2' : ''})
+    kill the master:      kill ${pidOf(directors[0]!)}        (d1; d2 takes the VIP within a second${interactive ? '; or type: kill d1' : ''})
     watch the traffic:    for i in $(seq 10); do curl -s ${url}api; echo; done
-    see the backends:     npx palisade status -c ${file}
-    change the cluster:   edit ${file}, then: npx palisade reload -c ${file}
-${interactive ? '    commands here:        stop web2 | start web2 | status | quit\n' : ''}
+    see who does what:    npx palisade status -c ${file} --node d1   (and --node d2)
+    change the cluster:   edit ${file}, then: npx palisade reload -c ${file} --node d1
+${interactive ? '    commands here:        stop web2 | start web2 | kill d1 | start d1 | status | quit\n' : ''}
   Requests to a stopped server fail over to the others with no error to the client;
   its health check marks it down within 2 s (status shows it, the log says why),
-  and up again 2 s after it is back.
+  and up again 2 s after it is back. A killed master hands the VIP to the backup;
+  when it comes back with its higher priority it takes the VIP again.
   Press Ctrl-C to stop the demo.
 
 `);
   for (const w of webs) {
-    w.child?.on('exit', () => daemon.log.warn({ web: w.name }, `${w.name} stopped${interactive ? ` (type: start ${w.name})` : ''}`));
+    w.child?.on('exit', () => out(`${w.name} stopped${interactive ? ` (type: start ${w.name})` : ''}\n`));
   }
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     rl?.close();
-    await daemon.stop(2_000);
-    cleanupWebs();
+    const exits = directors.map((d) => (d.child === undefined ? Promise.resolve() : new Promise<void>((r) => d.child!.once('exit', () => r()))));
+    cleanup();
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5_000))]);
     await rm(dir, { recursive: true, force: true });
   };
   let rl: ReturnType<typeof createInterface> | undefined;
@@ -172,7 +218,19 @@ ${interactive ? '    commands here:        stop web2 | start web2 | status | qui
     rl.on('line', (line) => {
       const [verb, name] = line.trim().split(/\s+/);
       const web = webs.find((w) => w.name === name);
-      if ((verb === 'stop' || verb === 'start') && web === undefined) {
+      const director = directors.find((d) => d.name === name);
+      if (verb === 'kill' || (verb === 'start' && director !== undefined)) {
+        if (director === undefined) out('which director? d1, d2\n');
+        else if (verb === 'kill') {
+          if (director.child === undefined) out(`${name} is not running\n`);
+          else director.child.kill('SIGKILL');
+        } else if (director.child !== undefined) out(`${name} is already running\n`);
+        else {
+          startDirector(director, file);
+          const started: Director = director;
+          out(`${name} started again, pid ${started.child?.pid ?? '-'}\n`);
+        }
+      } else if ((verb === 'stop' || verb === 'start') && web === undefined) {
         out(`which server? ${webs.map((w) => w.name).join(', ')}\n`);
       } else if (verb === 'stop') {
         if (web!.child === undefined) out(`${web!.name} is not running\n`);
@@ -185,11 +243,21 @@ ${interactive ? '    commands here:        stop web2 | start web2 | status | qui
             (err: unknown) => out(`${String(err)}\n`),
           );
       } else if (verb === 'status') {
-        void daemon.status().then((st) => out(`${formatStatus(st)}\n`));
+        void (async () => {
+          for (const d of directors) {
+            const path = controlSocketPath(dir, 'demo', d.name);
+            try {
+              const r = (await controlRequest(path, { cmd: 'status' }, 2_000)) as { status: DaemonStatus };
+              out(`${formatStatus(r.status)}\n\n`);
+            } catch (err) {
+              out(`director ${d.name}: ${errorMessage(err)}\n\n`);
+            }
+          }
+        })();
       } else if (verb === 'quit' || verb === 'exit') {
         void stop().then(() => process.exit(0));
       } else if (verb !== undefined && verb !== '') {
-        out('commands: stop NAME | start NAME | status | quit\n');
+        out('commands: stop NAME | start NAME | kill d1|d2 | start d1|d2 | status | quit\n');
       }
     });
   }
@@ -197,7 +265,22 @@ ${interactive ? '    commands here:        stop web2 | start web2 | status | qui
     const onSignal = () => void stop().then(() => process.exit(0));
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
-    process.on('SIGHUP', () => void daemon.reload());
   }
-  return { url, file, webs, daemon, stop };
+  return { url, file, webs, directors, stop };
+}
+
+/** Waits until the VIP answers (the MASTER listens on it). */
+async function waitServing(url: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      const r = await fetch(`${url}api`, { signal: AbortSignal.timeout(1_000) });
+      await r.arrayBuffer();
+      if (r.ok) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) throw new Error(`the demo cluster did not answer on ${url} within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

@@ -166,6 +166,8 @@ export class HttpProxy {
       for (const addr of svc.listen) {
         const key = listenKey(addr);
         if (this.#listeners.has(key)) continue;
+        // An address that follows a VIP is opened only while this node holds the VIP.
+        if (this.#vipHosts.has(addr.host) && !this.#heldVips.has(addr.host)) continue;
         const l = new Listener(addr, rt, this.#log, config.log.access, this.#sweeper);
         try {
           await l.listen();
@@ -191,8 +193,9 @@ export class HttpProxy {
     for (const [name, { svc }] of wanted) {
       for (const addr of svc.listen) {
         const key = listenKey(addr);
+        const l = this.#listeners.get(key);
+        if (l === undefined) continue; // waiting for its VIP
         keep.add(key);
-        const l = this.#listeners.get(key)!;
         l.service = runtimes.get(name)!;
         l.accessLog = this.#accessLog;
       }
@@ -211,6 +214,61 @@ export class HttpProxy {
       }
     }
     void Promise.all(drains);
+    this.#config = config;
+    this.#serviceNames = [...services];
+  }
+
+  #vipHosts = new Set<string>();
+  readonly #heldVips = new Set<string>();
+  #config: ClusterConfig | undefined;
+  #serviceNames: string[] = [];
+
+  /**
+   * Addresses that are VIPs of a VRRP instance this node takes part in: services
+   * listening on them open their listeners only while this node holds the VIP
+   * (VRRP MASTER), and close them when it leaves (a simulated VIP on loopback works
+   * the same way). Call before the first `apply`.
+   */
+  setVipHosts(hosts: Iterable<string>): void {
+    this.#vipHosts = new Set(hosts);
+  }
+
+  /** This node now holds (or no longer holds) these VIPs: open or drain the listeners on them. */
+  async setVipsHeld(hosts: readonly string[], held: boolean): Promise<void> {
+    for (const h of hosts) {
+      if (held) this.#heldVips.add(h);
+      else this.#heldVips.delete(h);
+    }
+    if (held) {
+      const config = this.#config;
+      if (config === undefined) return;
+      for (const name of this.#serviceNames) {
+        const rt = this.#services.get(name);
+        if (rt === undefined) continue;
+        for (const addr of rt.config.listen) {
+          const key = listenKey(addr);
+          if (!hosts.includes(addr.host) || this.#listeners.has(key)) continue;
+          const l = new Listener(addr, rt, this.#log, config.log.access, this.#sweeper);
+          try {
+            await l.listen();
+          } catch (err) {
+            this.#log.error({ listen: key, service: name, err: (err as Error).message }, `cannot listen on ${key} for service ${name} after taking the VIP`);
+            continue;
+          }
+          this.#listeners.set(key, l);
+          this.#log.info({ listen: key, service: name }, `listening on ${key} (VIP held)`);
+        }
+      }
+      return;
+    }
+    const drains: Promise<void>[] = [];
+    for (const [key, l] of this.#listeners) {
+      if (hosts.includes(l.address.host)) {
+        this.#listeners.delete(key);
+        drains.push(l.drain(5_000));
+      }
+    }
+    await Promise.all(drains);
   }
 
   /** The port a listener got (useful with port 0 in tests). */

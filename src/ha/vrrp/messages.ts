@@ -1,0 +1,20 @@
+/** Messages between the daemon and its VRRP child process. */
+import type { VrrpConfig } from '../../config/ha-schema.ts';
+import type { InstanceStatus } from './instance.ts';
+
+export type ToVrrp =
+  | { type: 'start'; vrrp: VrrpConfig; node: string; nodeAddresses: Record<string, string>; logLevel: string }
+  | { type: 'status'; id: number }
+  /** A tracker outside the child (the local proxy's health) turned a fault on or off. */
+  | { type: 'fault'; instance: string; on: boolean; reason: string }
+  | { type: 'stop' };
+
+export type FromVrrp =
+  | { type: 'started'; instances: string[] }
+  | { type: 'failed'; error: string }
+  /** This node now holds (or gave up) these virtual addresses. */
+  | { type: 'vips'; instance: string; held: boolean; addresses: string[] }
+  | { type: 'transition'; instance: string; from: string; to: string; priority: number }
+  | { type: 'splitBrain'; instance: string; peer: string; peerPriority: number; localPriority: number }
+  | { type: 'status'; id: number; instances: InstanceStatus[] }
+  | { type: 'stopped' };

@@ -1,0 +1,124 @@
+/**
+ * Two directors on loopback sharing a simulated VIP (127.0.0.100) by VRRP over UDP:
+ * the master owns the listening socket, the backup takes over when it stops or its
+ * VRRP process dies. No root needed (transport: udp).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { Daemon } from '../../src/app/daemon.ts';
+import { freePort, sleep, startBackend, waitFor } from '../helpers/http.ts';
+
+const VIP = '127.0.0.100';
+
+/** One GET on a new connection; true when it got a 200. */
+function probe(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect(port, VIP);
+    let data = '';
+    const done = (ok: boolean) => {
+      s.destroy();
+      resolve(ok);
+    };
+    s.setTimeout(500, () => done(false));
+    s.on('connect', () => s.write('GET / HTTP/1.1\r\nHost: vip\r\nConnection: close\r\n\r\n'));
+    s.on('data', (d) => (data += d.toString()));
+    s.on('end', () => done(data.startsWith('HTTP/1.1 200')));
+    s.on('error', () => done(false));
+  });
+}
+
+async function cluster(t: import('node:test').TestContext) {
+  const b = await startBackend(t, 'web');
+  const port = await freePort();
+  const udp = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-failover-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cluster.yaml');
+  await writeFile(
+    file,
+    `runtime_dir: ${dir}
+log: { level: info, access: false }
+nodes:
+  d1: { address: 127.0.0.1 }
+  d2: { address: 127.0.0.2 }
+services:
+  www:
+    listen: ${VIP}:${port}
+    backends: [${b.address}]
+vrrp:
+  instances:
+    VI_1:
+      vrid: 51
+      interface: lo
+      transport: udp
+      udp_port: ${udp}
+      advert_interval: 100ms
+      virtual_ipaddress: [${VIP}/32]
+      members: { d1: 150, d2: 100 }
+`,
+  );
+  const start = async (node: string) => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const d = await Daemon.start({ file, node, log, controlSocket: join(dir, `${node}.sock`) });
+    t.after(() => d.stop(500));
+    return { d, lines };
+  };
+  return { port, start };
+}
+
+test('the master serves the VIP; a graceful stop hands it to the backup within a few hundred ms', async (t) => {
+  const { port, start } = await cluster(t);
+  const d1 = await start('d1');
+  const d2 = await start('d2');
+  await waitFor(async () => (await d1.d.status()).vrrp[0]?.state === 'MASTER', 3_000, 'd1 master');
+  await waitFor(() => probe(port), 3_000, 'VIP served');
+  assert.equal((await d2.d.status()).vrrp[0]?.state, 'BACKUP');
+  for (let i = 0; i < 5; i++) assert.ok(await probe(port));
+  assert.equal((await d1.d.status()).services[0]!.requests >= 5, true, 'd1 served them');
+  assert.equal((await d2.d.status()).services[0]!.requests, 0, 'the backup served nothing');
+
+  // Poll every 10 ms on new connections while d1 stops gracefully.
+  const t0 = performance.now();
+  let lastFail = t0;
+  let firstOkAfter = 0;
+  const poll = (async () => {
+    while (performance.now() - t0 < 3_000) {
+      const ok = await probe(port);
+      const now = performance.now();
+      if (!ok) lastFail = now;
+      else if (lastFail > t0 && firstOkAfter === 0) firstOkAfter = now;
+      if (firstOkAfter !== 0 && now - firstOkAfter > 300) break;
+      await sleep(10);
+    }
+  })();
+  await d1.d.stop(200);
+  await poll;
+  assert.equal((await d2.d.status()).vrrp[0]?.state, 'MASTER');
+  const gap = (firstOkAfter || performance.now()) - t0;
+  assert.ok(firstOkAfter !== 0, 'the backup served the VIP');
+  assert.ok(gap < 1_500, `graceful handover gap ${gap.toFixed(0)} ms`);
+  t.diagnostic(`graceful handover: clients cut off for ${(firstOkAfter - lastFail < 0 ? 0 : gap).toFixed(0)} ms from the stop (advert 100 ms)`);
+  assert.ok(d2.lines.some((l) => l.event === 'vrrp_transition' && l.to === 'MASTER'));
+});
+
+test('when the master crashes (its VRRP process killed), the backup takes over after the master down interval', async (t) => {
+  const { port, start } = await cluster(t);
+  const d1 = await start('d1');
+  const d2 = await start('d2');
+  await waitFor(async () => (await d1.d.status()).vrrp[0]?.state === 'MASTER' && (await d2.d.status()).vrrp[0]?.state === 'BACKUP', 3_000, 'roles');
+  const pid = d1.d.vrrpPid();
+  assert.ok(pid, 'the VRRP child runs in its own process');
+  const t0 = performance.now();
+  process.kill(pid, 'SIGKILL');
+  await waitFor(async () => (await d2.d.status()).vrrp[0]?.state === 'MASTER', 3_000, 'd2 master');
+  const took = performance.now() - t0;
+  assert.ok(took < 1_500, `crash takeover after ${took.toFixed(0)} ms (3 x 100 ms + skew)`);
+  t.diagnostic(`crash: backup MASTER ${took.toFixed(0)} ms after the master's VRRP process was killed (advert 100 ms)`);
+  await waitFor(() => probe(port), 2_000, 'VIP served by d2');
+});
