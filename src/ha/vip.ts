@@ -145,7 +145,7 @@ export async function removeVip(vip: string, dev: string, opts: IpOptions = {}):
   const args = ['-4', 'addr', 'del', `${address}/${present.prefixlen}`, 'dev', dev];
   const r = await ip(args, opts);
   if (r.code === 0) return true;
-  if (/Cannot assign requested address/i.test(r.stderr)) return false;
+  if (/Cannot assign requested address|Address not found/i.test(r.stderr)) return false;
   throw failure(`removing VIP ${vip} from ${dev}`, args, r);
 }
 

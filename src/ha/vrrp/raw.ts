@@ -102,8 +102,9 @@ export function explainNativeError(err: unknown, context: string): PalisadeError
     hint = 'a firewall rule (nftables/iptables OUTPUT) may reject IP protocol 112';
   } else if (code === 'ENODEV' && syscall === 'if_nametoindex') {
     hint = 'no such network interface here (check `interface` in the cluster file and `ip link`)';
-  } else if (code === 'EINVAL' && syscall === 'sendmsg' && base.includes(' from ')) {
-    hint = 'the source address must be configured on this host';
+  } else if (['EINVAL', 'ENETUNREACH', 'EADDRNOTAVAIL'].includes(code) && syscall === 'sendmsg' && base.includes(' from ')) {
+    // the kernel refuses a source that is not local with EINVAL or ENETUNREACH, depending on the route
+    hint = 'the source address must be configured on this host (and the interface up)';
   } else if (code === 'ENETUNREACH' || code === 'ENETDOWN') {
     hint = 'is the interface up and does it have an IPv4 address?';
   }

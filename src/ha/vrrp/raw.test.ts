@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { test } from 'node:test';
+import { addonPath, explainNativeError, loadAddon, RawSocket } from './raw.ts';
+import type { RawPacket } from './raw.ts';
+
+const isRoot = process.getuid?.() === 0;
+
+/** An error as the addon throws it. */
+function native(code: string, syscall: string, message: string): Error {
+  return Object.assign(new Error(message), { code, syscall });
+}
+
+test('the addon is built (npm ci runs scripts/build-native.mjs) and loads', () => {
+  assert.ok(addonPath()?.endsWith('build/Release/vrrp_socket.node'), 'build/Release/vrrp_socket.node exists: run `node scripts/build-native.mjs`');
+  const addon = loadAddon();
+  assert.deepEqual(Object.keys(addon).toSorted(), ['close', 'join', 'leave', 'open', 'poll', 'recv', 'send']);
+});
+
+test('native errors get a hint an operator can act on', () => {
+  const cases: [Error, RegExp][] = [
+    [native('EPERM', 'socket', 'socket(AF_INET, SOCK_RAW, 112): EPERM (Operation not permitted)'), /^ctx: socket\(AF_INET, SOCK_RAW, 112\): EPERM \(Operation not permitted\) — needs CAP_NET_RAW: run as root or give the process CAP_NET_RAW \(systemd: AmbientCapabilities=CAP_NET_RAW\), or use `transport: udp`$/],
+    [native('EPERM', 'setsockopt', 'setsockopt(SO_BINDTODEVICE): EPERM (Operation not permitted)'), /needs CAP_NET_RAW/],
+    [native('EPERM', 'sendmsg', 'sendmsg(40 bytes to 224.0.0.18 from 10.0.0.1): EPERM (Operation not permitted)'), /firewall rule .* may reject IP protocol 112/],
+    [native('ENODEV', 'if_nametoindex', 'if_nametoindex("eth9"): ENODEV (No such device)'), /no such network interface here \(check `interface` in the cluster file and `ip link`\)/],
+    [native('EINVAL', 'sendmsg', 'sendmsg(40 bytes to 224.0.0.18 from 192.0.2.1): EINVAL (Invalid argument)'), /the source address must be configured on this host/],
+    [native('ENETUNREACH', 'sendmsg', 'sendmsg(40 bytes to 10.1.1.1 from 192.0.2.1): ENETUNREACH (Network is unreachable)'), /the source address must be configured on this host/],
+    [native('ENETUNREACH', 'sendmsg', 'sendmsg(40 bytes to 10.1.1.1): ENETUNREACH (Network is unreachable)'), /is the interface up and does it have an IPv4 address\?/],
+    [native('EIO', 'recvmsg', 'recvmsg: EIO (Input/output error)'), /^ctx: recvmsg: EIO \(Input\/output error\)$/],
+  ];
+  for (const [err, re] of cases) {
+    const e = explainNativeError(err, 'ctx');
+    assert.match(e.message, re);
+    assert.equal(e.cause, err);
+  }
+});
+
+test('opening on an interface that does not exist says so, with or without privileges', () => {
+  assert.throws(
+    () => RawSocket.open({ protocol: 112, interface: 'palnosuch0' }),
+    /opening a raw socket for IP protocol 112 on palnosuch0: if_nametoindex\("palnosuch0"\): ENODEV \(No such device\) — no such network interface here/,
+  );
+  assert.throws(() => RawSocket.open({ protocol: 0, interface: 'lo' }), /protocol must be an IP protocol number, 1-255/);
+  assert.throws(() => RawSocket.open({ protocol: 112, interface: 'x'.repeat(20) }), /interface name is too long/);
+});
+
+test('on loopback: what we send arrives with TTL 255, TOS 0xc0, our source, the ingress interface (root) — or EPERM names CAP_NET_RAW', async () => {
+  if (!isRoot) {
+    assert.throws(() => RawSocket.open({ protocol: 112, interface: 'lo' }), /EPERM .* needs CAP_NET_RAW/);
+    return;
+  }
+  const s = RawSocket.open({ protocol: 112, interface: 'lo' });
+  try {
+    assert.ok(s.fd > 2);
+    s.join('224.0.0.18');
+    s.join('224.0.0.18'); // idempotent
+    const marker = Buffer.from(`palisade-unit-${process.pid}-${Date.now()}`);
+    const got = new Promise<RawPacket>((resolve) => s.onPacket((p) => p.payload.equals(marker) && resolve(p)));
+    assert.equal(s.send(marker, '127.0.0.1', '127.0.0.1'), marker.length);
+    const p = await got;
+    assert.deepEqual({ ...p, payload: p.payload.toString() }, { payload: marker.toString(), src: '127.0.0.1', dst: '127.0.0.1', ttl: 255, tos: 0xc0, ifindex: s.ifindex, truncated: false });
+    assert.throws(() => s.send(new Uint8Array(4), '127.0.0.1', '192.0.2.77'), /sendmsg\(4 bytes to 127\.0\.0\.1 from 192\.0\.2\.77\): (EINVAL|ENETUNREACH) .* the source address must be configured on this host/);
+    assert.throws(() => s.send(new Uint8Array(4), 'not-an-ip'), /destination must be an IPv4 address, got "not-an-ip"/);
+    assert.throws(() => s.join('10.0.0.300'), /group must be an IPv4 address/);
+    s.leave('224.0.0.18');
+    s.leave('224.0.0.18'); // idempotent
+  } finally {
+    s.close();
+    s.close();
+  }
+  assert.equal(s.closed, true);
+  assert.throws(() => s.send(new Uint8Array(1), '127.0.0.1'), /the VRRP socket is closed/);
+});
+
+test('without CAP_NET_RAW (a child run as nobody) opening fails with EPERM and names the capability', { skip: !isRoot || !existsSync('/usr/bin/setpriv') ? 'needs root to drop to nobody (the previous test covers the unprivileged case itself)' : false }, () => {
+  const script = `
+    const { RawSocket } = await import(${JSON.stringify(new URL('./raw.ts', import.meta.url).href)});
+    try { RawSocket.open({ protocol: 112, interface: 'lo' }); console.log('opened'); } catch (e) { console.log(e.message); }
+  `;
+  const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
+  assert.match(out, /opening a raw socket for IP protocol 112 on lo: socket\(AF_INET, SOCK_RAW, 112\): EPERM \(Operation not permitted\) — needs CAP_NET_RAW/);
+});
