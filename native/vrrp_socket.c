@@ -43,6 +43,10 @@ typedef struct {
   int closed;        /* close requested */
   int handle_closed; /* no uv handle left to close (never polled, or uv_close done) */
   int finalized;     /* the JS external is gone */
+  /* Registered from open until the socket is fully closed: when a worker thread ends,
+   * Node runs the hook and waits for its removal before unloading this addon, so that
+   * no uv_close callback is left pointing into unloaded code. */
+  napi_async_cleanup_hook_handle cleanup;
   napi_ref self;     /* strong while polling: a polled socket is not garbage */
   napi_ref callback;
   napi_async_context async;
@@ -164,42 +168,52 @@ static void release_js(vsock *s) {
   s->async = NULL;
 }
 
-static void on_handle_closed(uv_handle_t *h) {
-  vsock *s = h->data;
-  close(s->fd);
-  s->fd = -1;
+/* The uv handle is gone (or there never was one): memory goes once the JS external is gone too. */
+static void closed_fully(vsock *s) {
   s->handle_closed = 1;
+  if (s->cleanup != NULL) {
+    napi_remove_async_cleanup_hook(s->cleanup);
+    s->cleanup = NULL;
+  }
   if (s->finalized) free(s);
 }
 
-/* Stops polling and releases the fd; memory goes when both the uv handle and the JS external are gone. */
+static void on_handle_closed(uv_handle_t *h) {
+  closed_fully(h->data);
+}
+
+/* Stops polling and closes the fd at once; the memory waits for libuv's close callback. */
 static void do_close(vsock *s) {
   if (s->closed) return;
   s->closed = 1;
   if (s->polling) {
+    /* uv_poll_stop takes the fd out of epoll: closing it right after is safe */
     uv_poll_stop(&s->poll);
+    close(s->fd);
+    s->fd = -1;
     release_js(s);
-    /* the fd is closed in the close callback: libuv must be done with it first */
     uv_close((uv_handle_t *)&s->poll, on_handle_closed);
   } else {
     close(s->fd);
     s->fd = -1;
-    s->handle_closed = 1;
+    closed_fully(s);
   }
 }
 
-static void env_cleanup(void *data) {
-  do_close(data);
+/* The environment (a worker thread) ends: close; Node waits until closed_fully removes the hook. */
+static void on_env_teardown(napi_async_cleanup_hook_handle handle, void *data) {
+  vsock *s = data;
+  s->cleanup = handle;
+  do_close(s); /* if a close is already under way, its callback removes the hook */
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   vsock *s = data;
-  if (!s->closed) napi_remove_env_cleanup_hook(env, env_cleanup, s);
-  do_close(s);
   s->finalized = 1;
-  if (s->handle_closed) free(s);
+  if (!s->closed) do_close(s); /* frees s now, or in the uv_close callback */
+  else if (s->handle_closed) free(s);
 }
 
 static napi_value js_open(napi_env env, napi_callback_info info) {
@@ -265,7 +279,6 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
   s->fd = fd;
   s->ifindex = ifindex;
   s->env = env;
-  s->handle_closed = 1;
   napi_value handle, result, v;
   if (napi_create_external(env, s, finalize, NULL, &handle) != napi_ok) {
     close(fd);
@@ -273,7 +286,7 @@ static napi_value js_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_type_tag_object(env, handle, &VSOCK_TAG);
-  napi_add_env_cleanup_hook(env, env_cleanup, s);
+  napi_add_async_cleanup_hook(env, on_env_teardown, s, &s->cleanup);
   napi_create_object(env, &result);
   napi_set_named_property(env, result, "handle", handle);
   napi_create_int32(env, fd, &v);
@@ -497,7 +510,6 @@ static napi_value js_poll(napi_env env, napi_callback_info info) {
   }
   s->poll.data = s;
   s->polling = 1;
-  s->handle_closed = 0;
   napi_value name;
   napi_create_string_utf8(env, "PalisadeVrrpSocket", NAPI_AUTO_LENGTH, &name);
   napi_async_init(env, NULL, name, &s->async);
@@ -521,10 +533,7 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
       napi_get_value_external(env, argv[0], &data) != napi_ok)
     return throw_type(env, "expected a handle returned by open()");
   vsock *s = data;
-  if (!s->closed) {
-    napi_remove_env_cleanup_hook(env, env_cleanup, s);
-    do_close(s);
-  }
+  do_close(s);
   return undefined(env);
 }
 

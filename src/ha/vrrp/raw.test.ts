@@ -81,3 +81,34 @@ test('without CAP_NET_RAW (a child run as nobody) opening fails with EPERM and n
   const out = execFileSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 });
   assert.match(out, /opening a raw socket for IP protocol 112 on lo: socket\(AF_INET, SOCK_RAW, 112\): EPERM \(Operation not permitted\) — needs CAP_NET_RAW/);
 });
+
+test('sockets are released when a worker thread ends (polled, closed or not) and when a handle is garbage-collected unclosed', { skip: isRoot ? false : 'opening raw sockets needs root' }, () => {
+  // in a child: a crash here (a uv_close callback into an unloaded addon) must not take the test runner down
+  const script = `
+    import { Worker } from 'node:worker_threads';
+    import { readdirSync } from 'node:fs';
+    const addon = ${JSON.stringify(addonPath())};
+    for (const mode of ['poll', 'close', 'exit-while-polling', 'exit-after-close']) {
+      const w = new Worker(\`
+        const a = require(\${JSON.stringify(addon)});
+        const s = a.open(112, 'lo');
+        a.poll(s.handle, () => { while (a.recv(s.handle)) {} });
+        a.send(s.handle, Buffer.from('x'), '127.0.0.1');
+        if ('\${mode}' === 'close' || '\${mode}' === 'exit-after-close') a.close(s.handle);
+        if ('\${mode}'.startsWith('exit')) process.exit(0);
+        require('node:worker_threads').parentPort.postMessage('ok');
+      \`, { eval: true, execArgv: [] });
+      if (!mode.startsWith('exit')) await new Promise((r) => w.once('message', r));
+      await w.terminate();
+    }
+    const fds = () => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    const a = (await import('node:module')).createRequire(import.meta.url)(addon);
+    for (let i = 0; i < 500; i++) a.open(112, 'lo');
+    for (let i = 0; i < 5 && fds() > before + 10; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); }
+    console.log(JSON.stringify({ leaked: fds() - before }));
+  `;
+  const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+  const { leaked } = JSON.parse(out) as { leaked: number };
+  assert.ok(leaked < 10, `${leaked} raw sockets still open after GC`);
+});
