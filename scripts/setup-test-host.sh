@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the test suites use (run as root, or with sudo).
-# Idempotent: packages already present are not touched.
+# Idempotent: packages already present are not touched. Services that packages
+# would start (keepalived) are kept from starting: the tests run their own.
 set -euo pipefail
 packages=(
-  iproute2   # system tests: network namespaces and veth (`ip`)
+  iproute2        # system tests: network namespaces and veth (`ip`)
+  keepalived      # system tests: the VRRP peer Palisade must interoperate with
+  iputils-arping  # gratuitous ARP after a VRRP takeover
+  tcpdump         # system tests: captures on the lab bridge
+  python3 make g++  # build the VRRP raw-socket addon (node-gyp) during npm ci
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -15,7 +20,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod +x "$policy"
+    made_policy=1
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if [ "$made_policy" = 1 ]; then rm -f "$policy"; fi
 fi
 echo "setup-test-host: ok (${packages[*]})"
