@@ -165,7 +165,8 @@ export async function runDemo(opts: DemoOptions): Promise<Demo> {
     await Promise.all(webs.map(startWeb));
     await writeFile(file, clusterFile(proxyPort, await freePort(), webs, dir));
     for (const d of directors) startDirector(d, file);
-    await waitServing(url, 15_000);
+    // Ready when d1 (the higher priority) holds the VIP and serves on it.
+    await waitServing(url, controlSocketPath(dir, 'demo', 'd1'), 15_000);
   } catch (err) {
     cleanup();
     await rm(dir, { recursive: true, force: true });
@@ -269,14 +270,17 @@ ${interactive ? '    commands here:        stop web2 | start web2 | kill d1 | st
   return { url, file, webs, directors, stop };
 }
 
-/** Waits until the VIP answers (the MASTER listens on it). */
-async function waitServing(url: string, ms: number): Promise<void> {
+/** Waits until the director behind `control` is VRRP MASTER and the VIP answers. */
+async function waitServing(url: string, control: string, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
     try {
-      const r = await fetch(`${url}api`, { signal: AbortSignal.timeout(1_000) });
-      await r.arrayBuffer();
-      if (r.ok) return;
+      const st = (await controlRequest(control, { cmd: 'status' }, 1_000)) as { status: DaemonStatus };
+      if (st.status.vrrp[0]?.state === 'MASTER') {
+        const r = await fetch(`${url}api`, { signal: AbortSignal.timeout(1_000) });
+        await r.arrayBuffer();
+        if (r.ok) return;
+      }
     } catch {
       // not yet
     }

@@ -233,6 +233,30 @@ export class HttpProxy {
     this.#vipHosts = new Set(hosts);
   }
 
+  /**
+   * Opens a listener on a VIP just taken. With a simulated VIP (VRRP over UDP on one
+   * host) the previous master may still hold the socket for a moment, until it hears
+   * our advert: retry while we hold the VIP, for up to 5 s.
+   */
+  async #listenWhileHeld(addr: ListenAddress, rt: ServiceRuntime, config: ClusterConfig): Promise<Listener | undefined> {
+    const key = listenKey(addr);
+    const until = performance.now() + 5_000;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+      const l = new Listener(addr, rt, this.#log, config.log.access, this.#sweeper);
+      try {
+        await l.listen();
+        return l;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EADDRINUSE' || performance.now() > until || !this.#heldVips.has(addr.host)) {
+          this.#log.error({ listen: key, service: rt.name, err: (err as Error).message }, `cannot listen on ${key} for service ${rt.name} after taking the VIP`);
+          return undefined;
+        }
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
   /** This node now holds (or no longer holds) these VIPs: open or drain the listeners on them. */
   async setVipsHeld(hosts: readonly string[], held: boolean): Promise<void> {
     for (const h of hosts) {
@@ -248,13 +272,8 @@ export class HttpProxy {
         for (const addr of rt.config.listen) {
           const key = listenKey(addr);
           if (!hosts.includes(addr.host) || this.#listeners.has(key)) continue;
-          const l = new Listener(addr, rt, this.#log, config.log.access, this.#sweeper);
-          try {
-            await l.listen();
-          } catch (err) {
-            this.#log.error({ listen: key, service: name, err: (err as Error).message }, `cannot listen on ${key} for service ${name} after taking the VIP`);
-            continue;
-          }
+          const l = await this.#listenWhileHeld(addr, rt, config);
+          if (l === undefined) continue;
           this.#listeners.set(key, l);
           this.#log.info({ listen: key, service: name }, `listening on ${key} (VIP held)`);
         }
