@@ -49,6 +49,16 @@ async function node(name: 'd1' | 'd2', address: string, port: number, peerPort: 
   return { inst, vips, transitions, transport };
 }
 
+/** A free UDP port on 127.0.0.1 and one on 127.0.0.2 (bound, noted, released). */
+async function freePorts(): Promise<[number, number]> {
+  const a = await openUdpTransport({ address: '127.0.0.1', port: 0, peers: [] });
+  const b = await openUdpTransport({ address: '127.0.0.2', port: 0, peers: [] });
+  const ports: [number, number] = [a.port, b.port];
+  a.close();
+  b.close();
+  return ports;
+}
+
 async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
@@ -61,12 +71,7 @@ async function waitFor(cond: () => boolean, ms: number, what: string): Promise<v
 test('the higher priority becomes MASTER and holds the VIP; a graceful stop hands over within the skew time', async (t) => {
   const cfg = config('100ms');
   // Ports: bind both, then tell each the other's.
-  const a = await openUdpTransport({ address: '127.0.0.1', port: 0, peers: [] });
-  const pa = a.port;
-  a.close();
-  const b = await openUdpTransport({ address: '127.0.0.2', port: 0, peers: [] });
-  const pb = b.port;
-  b.close();
+  const [pa, pb] = await freePorts();
   const d1 = await node('d1', '127.0.0.1', pa, pb, '127.0.0.2', cfg);
   const d2 = await node('d2', '127.0.0.2', pb, pa, '127.0.0.1', cfg);
   t.after(async () => {
@@ -95,12 +100,7 @@ test('the higher priority becomes MASTER and holds the VIP; a graceful stop hand
 
 test('a crashed master (no adverts) is replaced after the master down interval', async () => {
   const cfg = config('100ms');
-  const a = await openUdpTransport({ address: '127.0.0.1', port: 0, peers: [] });
-  const pa = a.port;
-  a.close();
-  const b = await openUdpTransport({ address: '127.0.0.2', port: 0, peers: [] });
-  const pb = b.port;
-  b.close();
+  const [pa, pb] = await freePorts();
   const d1 = await node('d1', '127.0.0.1', pa, pb, '127.0.0.2', cfg);
   const d2 = await node('d2', '127.0.0.2', pb, pa, '127.0.0.1', cfg);
   d1.inst.start();
