@@ -23,7 +23,7 @@ before(async () => {
 });
 after(() => lab?.cleanup());
 
-function keepalived(vip: string, priority: number): LabProcess {
+function keepalived(vip: string, priority: number, advert = '1'): LabProcess {
   const dir = mkdtempSync(join(tmpdir(), 'pal-keepalived-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const conf = join(dir, 'keepalived.conf');
@@ -38,7 +38,7 @@ vrrp_instance VI_51 {
   interface eth0
   virtual_router_id 51
   priority ${priority}
-  advert_int 1
+  advert_int ${advert}
   virtual_ipaddress {
     ${vip}/24 dev eth0
   }
@@ -48,7 +48,7 @@ vrrp_instance VI_51 {
   return lab.spawn('ka', ['keepalived', '--dont-fork', '--log-console', '--log-detail', '--vrrp', '--use-file', conf, '--pid', join(dir, 'k.pid'), '--vrrp_pid', join(dir, 'v.pid'), '--checkers_pid', join(dir, 'c.pid')]);
 }
 
-function palisade(vip: string, priority: number): LabProcess {
+function palisade(vip: string, priority: number, advert = '1s'): LabProcess {
   const dir = mkdtempSync(join(tmpdir(), 'pal-director-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'cluster.yaml');
@@ -64,7 +64,7 @@ vrrp:
       vrid: 51
       version: 3
       interface: eth0
-      advert_interval: 1s
+      advert_interval: ${advert}
       virtual_ipaddress: [${vip}/24]
       members: { pal: ${priority} }
 `,
@@ -124,3 +124,27 @@ test('keepalived MASTER (150) with Palisade BACKUP (100): Palisade stays backup,
   await stopping;
   assert.match(pal.output(), /BACKUP -> MASTER/);
 });
+
+for (const [advertKa, advertPal, limit] of [['1', '1s', 4_500], ['0.1', '100ms', 500]] as const) {
+  test(`crash of keepalived MASTER (SIGKILL and link down), advert ${advertPal}: Palisade BACKUP takes the VIP after the master down interval`, async (t) => {
+    const vip = lab.address(advertPal === '1s' ? 102 : 103);
+    const ka = keepalived(vip, 150, advertKa);
+    t.after(() => ka.stop(5000));
+    await ka.waitForLine(/\(VI_51\) Entering MASTER STATE/, 15_000);
+    const pal = palisade(vip, 100, advertPal);
+    t.after(() => pal.stop(5000));
+    await pal.waitForLine(/INIT -> BACKUP/, 10_000);
+    await new Promise((r) => setTimeout(r, 1_500));
+    assert.equal(await holds('pal', vip), false);
+    // A crash: the link goes first, so that nothing (not the priority-0 advert that
+    // keepalived's VRRP child sends when its parent dies) reaches the LAN; then SIGKILL.
+    const t0 = performance.now();
+    await lab.exec('ka', ['ip', 'link', 'set', 'eth0', 'down']);
+    process.kill(ka.pid, 'SIGKILL');
+    await waitHolds('pal', vip, true, 10_000);
+    const took = performance.now() - t0;
+    t.diagnostic(`crash, advert ${advertPal}: Palisade held the VIP ${took.toFixed(0)} ms after keepalived was killed (master down interval at priority 100: ${advertPal === '1s' ? '3609' : '361'} ms, less the time since the last advert)`);
+    assert.ok(took < limit, `took ${took.toFixed(0)} ms`);
+    await lab.exec('ka', ['ip', 'link', 'set', 'eth0', 'up']);
+  });
+}
