@@ -124,12 +124,16 @@ export class Daemon {
         },
       });
       this.#vrrp = vrrp;
+      vrrp.setProxy(this.#proxyServing());
       try {
         await vrrp.start();
       } catch (err) {
         await this.stop(0);
         throw err;
       }
+      // The built-in `proxy` tracker: a director whose proxy cannot serve hands the VIP over.
+      this.#proxyTimer = setInterval(() => vrrp.setProxy(this.#proxyServing()), 500);
+      this.#proxyTimer.unref();
     }
   }
 
@@ -173,6 +177,24 @@ export class Daemon {
   /** The in-process proxy (single-worker mode), for tests and the demo. */
   get proxy(): HttpProxy | undefined {
     return this.#proxy;
+  }
+
+  #proxyTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Whether this node's proxy can serve: its workers run (or it runs in-process) and
+   * every service has at least one backend up. A node without services serves trivially.
+   */
+  #proxyServing(): boolean {
+    if (this.#node.services.length === 0) return true;
+    if (this.#pool !== undefined && this.#pool.size === 0) return false;
+    if (this.#pool === undefined && this.#proxy === undefined) return false;
+    const snap = this.#health?.snapshot();
+    if (snap === undefined) return true;
+    return this.#node.services.every((name) => {
+      const svc = snap.services.find((x) => x.service === name);
+      return svc === undefined || svc.backends.some((b) => b.state === 'up');
+    });
   }
 
   /** PID of the VRRP child process, while it runs (tests, status). */
@@ -280,6 +302,7 @@ export class Daemon {
     this.#stopped = true;
     this.log.info({ grace_ms: graceMs }, 'stopping');
     // Resign the VIPs first (priority 0: the backup takes over within its skew time), then drain.
+    if (this.#proxyTimer !== undefined) clearInterval(this.#proxyTimer);
     await this.#vrrp?.stop();
     await Promise.all([this.#proxy?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close()]);
     this.log.flush();

@@ -44,6 +44,17 @@ export class VrrpSupervisor {
   /** VIPs the child reported holding. */
   readonly #held = new Set<string>();
 
+  #proxyOk: boolean | undefined;
+
+  /** The local proxy serves (or not): `proxy` trackers follow it. Sent only on change. */
+  setProxy(ok: boolean): void {
+    if (ok === this.#proxyOk) return;
+    this.#proxyOk = ok;
+    this.#log[ok ? 'info' : 'warn']({ proxy_ok: ok }, ok ? 'the local proxy serves again' : 'the local proxy does not serve: proxy trackers fail');
+    const child = this.#child;
+    if (child?.connected) child.send({ type: 'proxy', ok } satisfies ToVrrp);
+  }
+
   /** The VRRP child's PID, while it runs. */
   get pid(): number | undefined {
     return this.#child?.pid;
@@ -67,6 +78,7 @@ export class VrrpSupervisor {
           settled = true;
           if (m.type === 'started') {
             this.#log.info({ instances: m.instances, pid: child.pid }, `VRRP started: ${m.instances.join(', ')}`);
+            if (this.#proxyOk !== undefined) child.send({ type: 'proxy', ok: this.#proxyOk } satisfies ToVrrp);
             resolve();
           } else reject(new Error(`VRRP could not start: ${m.error}`));
           return;

@@ -122,3 +122,55 @@ test('when the master crashes (its VRRP process killed), the backup takes over a
   t.diagnostic(`crash: backup MASTER ${took.toFixed(0)} ms after the master's VRRP process was killed (advert 100 ms)`);
   await waitFor(() => probe(port), 2_000, 'VIP served by d2');
 });
+
+test('trackers: a failing script with weight 0 puts the master in FAULT and releases the VIP; the proxy tracker does the same when no backend is up', async (t) => {
+  const b = await startBackend(t, 'web');
+  const port = await freePort();
+  const udp = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-track-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const flag = join(dir, 'healthy');
+  await writeFile(flag, '');
+  const file = join(dir, 'cluster.yaml');
+  await writeFile(
+    file,
+    `runtime_dir: ${dir}
+log: { level: info, access: false }
+nodes:
+  d1: { address: 127.0.0.1 }
+services:
+  www:
+    listen: ${VIP}:${port}
+    backends: [${b.address}]
+    health: { type: tcp, interval: 100ms, fall: 1, rise: 1 }
+vrrp:
+  instances:
+    VI_1:
+      vrid: 51
+      interface: lo
+      transport: udp
+      udp_port: ${udp}
+      advert_interval: 100ms
+      virtual_ipaddress: [${VIP}/32]
+      members: { d1: 150 }
+      track:
+        - { type: script, command: [/usr/bin/test, -e, ${flag}], interval: 100ms, weight: 0 }
+        - { type: proxy }
+`,
+  );
+  const d = await Daemon.start({ file, log: pino({ level: 'silent' }), controlSocket: join(dir, 'd1.sock') });
+  t.after(() => d.stop(500));
+  const state = async () => (await d.status()).vrrp[0]?.state;
+  await waitFor(async () => (await state()) === 'MASTER', 3_000, 'master');
+  await waitFor(() => probe(port), 2_000, 'serving');
+  await rm(flag);
+  await waitFor(async () => (await state()) === 'FAULT', 3_000, 'FAULT after the script fails');
+  await waitFor(async () => !(await probe(port)), 2_000, 'VIP released');
+  assert.deepEqual((await d.status()).vrrp[0]?.faults, ['track:script /usr/bin/test']);
+  await writeFile(flag, '');
+  await waitFor(async () => (await state()) === 'MASTER', 3_000, 'master again');
+  // Now the proxy tracker: its only backend dies, health marks it down, the proxy cannot serve.
+  await b.close();
+  await waitFor(async () => (await state()) === 'FAULT', 5_000, 'FAULT when the proxy has no backend up');
+  assert.deepEqual((await d.status()).vrrp[0]?.faults, ['track:proxy']);
+});

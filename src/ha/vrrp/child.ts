@@ -10,7 +10,8 @@ import { errorMessage } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { VrrpInstance, type VipDriver } from './instance.ts';
 import type { FromVrrp, ToVrrp } from './messages.ts';
-import { paramsFromConfig } from './state.ts';
+import { effectivePriority, paramsFromConfig } from './state.ts';
+import { TrackerRunner } from './track.ts';
 import { openRawTransport, type VrrpTransport } from './transport.ts';
 import { openUdpTransport } from './transport-udp.ts';
 
@@ -19,6 +20,7 @@ const send = (m: FromVrrp) => {
   if (process.connected) process.send?.(m);
 };
 const instances: VrrpInstance[] = [];
+const trackers: TrackerRunner[] = [];
 let log: Logger | undefined;
 
 /** A VIP driver that also tells the daemon, which opens or drains the listeners on the VIPs. */
@@ -75,12 +77,26 @@ async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<strin
     });
     instances.push(vi);
     started.push(name);
+    if (inst.track.length > 0) {
+      // Trackers move the priority (keepalived weights) or hold the instance in FAULT.
+      let faults = new Set<string>();
+      const runner = new TrackerRunner(inst.track, (delta, now) => {
+        const next = new Set(now.map((f) => `track:${f}`));
+        for (const f of faults) if (!next.has(f)) vi.feed({ type: 'fault', on: false, reason: f });
+        for (const f of next) if (!faults.has(f)) vi.feed({ type: 'fault', on: true, reason: f });
+        faults = next;
+        vi.feed({ type: 'priority', value: effectivePriority(member.priority, delta) });
+      });
+      trackers.push(runner);
+    }
   }
+  for (const tr of trackers) tr.start();
   for (const vi of instances) vi.start();
   return started;
 }
 
 async function stopAll(): Promise<void> {
+  for (const tr of trackers) tr.stop();
   await Promise.all(instances.map((vi) => vi.stop().catch((err: unknown) => log?.error({ err: errorMessage(err) }, 'stopping a VRRP instance failed'))));
 }
 
@@ -98,6 +114,9 @@ process.on('message', (m: ToVrrp) => {
       return;
     case 'fault':
       instances.find((vi) => vi.name === m.instance)?.feed({ type: 'fault', on: m.on, reason: m.reason });
+      return;
+    case 'proxy':
+      for (const tr of trackers) tr.setProxy(m.ok);
       return;
     case 'stop':
       void stopAll().then(() => {

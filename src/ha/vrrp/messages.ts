@@ -7,6 +7,8 @@ export type ToVrrp =
   | { type: 'status'; id: number }
   /** A tracker outside the child (the local proxy's health) turned a fault on or off. */
   | { type: 'fault'; instance: string; on: boolean; reason: string }
+  /** The daemon's verdict on its proxy, for `proxy` trackers. */
+  | { type: 'proxy'; ok: boolean }
   | { type: 'stop' };
 
 export type FromVrrp =
