@@ -127,8 +127,10 @@ interface Director {
   child: ChildProcess | undefined;
 }
 
-function startDirector(d: Director, file: string): void {
-  d.child = fork(MAIN, ['run', '-c', file, '--node', d.name], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+function startDirector(d: Director, file: string, quiet: boolean): void {
+  // The directors' logs go to the terminal, unless the caller collects the output itself (tests).
+  const io = quiet ? 'ignore' : 'inherit';
+  d.child = fork(MAIN, ['run', '-c', file, '--node', d.name], { stdio: ['ignore', io, io, 'ipc'] });
   const child = d.child;
   child.on('exit', () => {
     if (d.child === child) d.child = undefined;
@@ -164,7 +166,7 @@ export async function runDemo(opts: DemoOptions): Promise<Demo> {
   try {
     await Promise.all(webs.map(startWeb));
     await writeFile(file, clusterFile(proxyPort, await freePort(), webs, dir));
-    for (const d of directors) startDirector(d, file);
+    for (const d of directors) startDirector(d, file, opts.out !== undefined);
     // Ready when d1 (the higher priority) holds the VIP and serves on it.
     await waitServing(url, controlSocketPath(dir, 'demo', 'd1'), 15_000);
   } catch (err) {
@@ -227,7 +229,7 @@ ${interactive ? '    commands here:        stop web2 | start web2 | kill d1 | st
           else director.child.kill('SIGKILL');
         } else if (director.child !== undefined) out(`${name} is already running\n`);
         else {
-          startDirector(director, file);
+          startDirector(director, file, opts.out !== undefined);
           const started: Director = director;
           out(`${name} started again, pid ${started.child?.pid ?? '-'}\n`);
         }

@@ -32,24 +32,34 @@ function probe(port: number): Promise<boolean> {
   });
 }
 
-async function cluster(t: import('node:test').TestContext) {
+interface ClusterOptions {
+  /** Nodes with their VRRP priority; default d1 150 (127.0.0.1), d2 100 (127.0.0.2). */
+  members?: Record<string, number>;
+  /** More lines for the service (indented 4) and for the instance (indented 6). */
+  service?: string;
+  instance?: string;
+}
+
+async function cluster(t: import('node:test').TestContext, opts: ClusterOptions = {}) {
   const b = await startBackend(t, 'web');
   const port = await freePort();
   const udp = await freePort();
   const dir = await mkdtemp(join(tmpdir(), 'palisade-failover-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, 'cluster.yaml');
+  const members = opts.members ?? { d1: 150, d2: 100 };
+  const names = Object.keys(members);
   await writeFile(
     file,
     `runtime_dir: ${dir}
 log: { level: info, access: false }
 nodes:
-  d1: { address: 127.0.0.1 }
-  d2: { address: 127.0.0.2 }
+${names.map((n, i) => `  ${n}: { address: 127.0.0.${i + 1} }`).join('\n')}
 services:
   www:
     listen: ${VIP}:${port}
     backends: [${b.address}]
+${opts.service ?? ''}
 vrrp:
   instances:
     VI_1:
@@ -59,7 +69,8 @@ vrrp:
       udp_port: ${udp}
       advert_interval: 100ms
       virtual_ipaddress: [${VIP}/32]
-      members: { d1: 150, d2: 100 }
+      members: { ${names.map((n) => `${n}: ${members[n]}`).join(', ')} }
+${opts.instance ?? ''}
 `,
   );
   const start = async (node: string) => {
@@ -69,7 +80,7 @@ vrrp:
     t.after(() => d.stop(500));
     return { d, lines };
   };
-  return { port, start };
+  return { port, start, dir, backend: b };
 }
 
 test('the master serves the VIP; a graceful stop hands it to the backup within a few hundred ms', async (t) => {
@@ -124,42 +135,15 @@ test('when the master crashes (its VRRP process killed), the backup takes over a
 });
 
 test('trackers: a failing script with weight 0 puts the master in FAULT and releases the VIP; the proxy tracker does the same when no backend is up', async (t) => {
-  const b = await startBackend(t, 'web');
-  const port = await freePort();
-  const udp = await freePort();
-  const dir = await mkdtemp(join(tmpdir(), 'palisade-track-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const flag = join(dir, 'healthy');
+  const flag = join(tmpdir(), `palisade-track-${process.pid}-${Date.now()}`);
   await writeFile(flag, '');
-  const file = join(dir, 'cluster.yaml');
-  await writeFile(
-    file,
-    `runtime_dir: ${dir}
-log: { level: info, access: false }
-nodes:
-  d1: { address: 127.0.0.1 }
-services:
-  www:
-    listen: ${VIP}:${port}
-    backends: [${b.address}]
-    health: { type: tcp, interval: 100ms, fall: 1, rise: 1 }
-vrrp:
-  instances:
-    VI_1:
-      vrid: 51
-      interface: lo
-      transport: udp
-      udp_port: ${udp}
-      advert_interval: 100ms
-      virtual_ipaddress: [${VIP}/32]
-      members: { d1: 150 }
-      track:
-        - { type: script, command: [/usr/bin/test, -e, ${flag}], interval: 100ms, weight: 0 }
-        - { type: proxy }
-`,
-  );
-  const d = await Daemon.start({ file, log: pino({ level: 'silent' }), controlSocket: join(dir, 'd1.sock') });
-  t.after(() => d.stop(500));
+  t.after(() => rm(flag, { force: true }));
+  const { port, start, backend: b } = await cluster(t, {
+    members: { d1: 150 },
+    service: '    health: { type: tcp, interval: 100ms, fall: 1, rise: 1 }',
+    instance: `      track:\n        - { type: script, command: [/usr/bin/test, -e, ${flag}], interval: 100ms, weight: 0 }\n        - { type: proxy }`,
+  });
+  const { d } = await start('d1');
   const state = async () => (await d.status()).vrrp[0]?.state;
   await waitFor(async () => (await state()) === 'MASTER', 3_000, 'master');
   await waitFor(() => probe(port), 2_000, 'serving');
