@@ -218,8 +218,10 @@ const resourceSchema = z.strictObject({
   start: argvSchema,
   /** Takes it down; run in reverse order on leaving MASTER. Exit 0 = done. */
   stop: argvSchema,
-  /** Says whether it is up (exit 0) — checked before start and after stop. Default none. */
+  /** Says whether it runs (exit 0): checked every `interval` while the node is MASTER; a failure puts the instance in FAULT (held 30 s). Default none. */
   status: argvSchema.optional(),
+  /** Time between two `status` checks, in ms; at least 10ms. Default 5s. */
+  interval: durationFrom(10, 5_000),
   /** Time limit of each of start, stop and status, in ms. Default 30s. */
   timeout: durationFrom(1, 30_000),
 });

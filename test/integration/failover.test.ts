@@ -158,3 +158,34 @@ test('trackers: a failing script with weight 0 puts the master in FAULT and rele
   await waitFor(async () => (await state()) === 'FAULT', 5_000, 'FAULT when the proxy has no backend up');
   assert.deepEqual((await d.status()).vrrp[0]?.faults, ['track:proxy']);
 });
+
+test('resources follow the VIP: started in order on MASTER, stopped in reverse on leaving; a failing status puts the instance in FAULT', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-res-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const log = join(dir, 'order.log');
+  const flag = join(dir, 'service-running');
+  const sh = (text: string) => `[/bin/sh, -c, "${text}"]`;
+  const { port, start } = await cluster(t, {
+    members: { d1: 150, d2: 100 },
+    instance: `      resources:
+        - { name: mount, start: ${sh(`echo start-mount >> ${log}`)}, stop: ${sh(`echo stop-mount >> ${log}`)} }
+        - { name: service, start: ${sh(`echo start-service >> ${log}; touch ${flag}`)}, stop: ${sh(`echo stop-service >> ${log}`)}, status: [/usr/bin/test, -e, ${flag}], interval: 100ms }`,
+  });
+  const { readFile } = await import('node:fs/promises');
+  const lines = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+  const d1 = await start('d1');
+  const d2 = await start('d2');
+  await waitFor(async () => (await lines()).length === 2, 5_000, 'resources started');
+  assert.deepEqual(await lines(), ['start-mount', 'start-service'], 'in order, on the master only');
+  await waitFor(() => probe(port), 2_000, 'serving');
+  // The service dies: its status fails, d1 goes FAULT and stops its resources in reverse; d2 takes over and starts them.
+  await rm(flag);
+  await waitFor(async () => (await d1.d.status()).vrrp[0]?.state === 'FAULT', 3_000, 'd1 FAULT');
+  await waitFor(async () => (await lines()).length >= 6, 5_000, 'handed over');
+  assert.deepEqual((await lines()).slice(2, 6), ['stop-service', 'stop-mount', 'start-mount', 'start-service']);
+  assert.equal((await d2.d.status()).vrrp[0]?.state, 'MASTER');
+  assert.deepEqual((await d1.d.status()).vrrp[0]?.faults, ['resource:service']);
+  await d2.d.stop(200);
+  await waitFor(async () => (await lines()).length >= 8, 5_000, 'd2 stopped its resources');
+  assert.deepEqual((await lines()).slice(6, 8), ['stop-service', 'stop-mount']);
+});

@@ -11,6 +11,7 @@ import { createLogger, type Logger } from '../../core/logger.ts';
 import { VrrpInstance, type VipDriver } from './instance.ts';
 import type { FromVrrp, ToVrrp } from './messages.ts';
 import { effectivePriority, paramsFromConfig } from './state.ts';
+import { ResourceGroup } from './resources.ts';
 import { TrackerRunner } from './track.ts';
 import { openRawTransport, type VrrpTransport } from './transport.ts';
 import { openUdpTransport } from './transport-udp.ts';
@@ -21,6 +22,7 @@ const send = (m: FromVrrp) => {
 };
 const instances: VrrpInstance[] = [];
 const trackers: TrackerRunner[] = [];
+const groups: ResourceGroup[] = [];
 let log: Logger | undefined;
 
 /** A VIP driver that also tells the daemon, which opens or drains the listeners on the VIPs. */
@@ -75,6 +77,11 @@ async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<strin
       onSplitBrain: (n, peer, peerPriority, localPriority) => send({ type: 'splitBrain', instance: n, peer, peerPriority, localPriority }),
       onNotify: (n, state, priority) => runNotify(inst, n, state, priority),
     });
+    if (inst.resources.length > 0) {
+      const group = new ResourceGroup(inst.resources, log!.child({ vrrp: name }), (reason, on) => vi.feed({ type: 'fault', on, reason }));
+      vi.resources = group;
+      groups.push(group);
+    }
     instances.push(vi);
     started.push(name);
     if (inst.track.length > 0) {
@@ -97,6 +104,7 @@ async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<strin
 
 async function stopAll(): Promise<void> {
   for (const tr of trackers) tr.stop();
+  for (const g of groups) g.stop();
   await Promise.all(instances.map((vi) => vi.stop().catch((err: unknown) => log?.error({ err: errorMessage(err) }, 'stopping a VRRP instance failed'))));
 }
 

@@ -77,6 +77,9 @@ export class VrrpInstance {
     this.#state = initialState(params);
   }
 
+  /** Resources that follow the VIP (heartbeat resource group), if any. */
+  resources: { acquire(): Promise<void>; release(): Promise<void> } | undefined;
+
   get state(): VrrpState {
     return this.#state;
   }
@@ -121,7 +124,12 @@ export class VrrpInstance {
 
   #apply(r: StepResult): void {
     this.#state = r.state;
+    const t0 = r.transition;
+    const res = this.resources;
+    // Resources stop before the VIPs go, and start after they came: heartbeat's order.
+    if (res !== undefined && t0 !== undefined && t0.from === 'MASTER') this.#vipChain = this.#vipChain.then(() => res.release());
     for (const a of r.actions) this.#act(a);
+    if (res !== undefined && t0 !== undefined && t0.to === 'MASTER') this.#vipChain = this.#vipChain.then(() => res.acquire());
     if (r.transition !== undefined) {
       const t = r.transition;
       this.#log.info({ from: t.from, to: t.to, priority: r.state.effectivePriority }, `VRRP instance ${this.name}: ${t.from} -> ${t.to}`);
