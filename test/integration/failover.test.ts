@@ -15,6 +15,9 @@ import { freePort, sleep, startBackend, waitFor } from '../helpers/http.ts';
 
 const VIP = '127.0.0.100';
 
+/** A command for /bin/sh, as a YAML argument array (the user's choice to use a shell). */
+const sh = (text: string) => `[/bin/sh, -c, "${text}"]`;
+
 /** One GET on a new connection; true when it got a 200. */
 function probe(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -164,7 +167,6 @@ test('resources follow the VIP: started in order on MASTER, stopped in reverse o
   t.after(() => rm(dir, { recursive: true, force: true }));
   const log = join(dir, 'order.log');
   const flag = join(dir, 'service-running');
-  const sh = (text: string) => `[/bin/sh, -c, "${text}"]`;
   const { port, start } = await cluster(t, {
     members: { d1: 150, d2: 100 },
     instance: `      resources:
