@@ -64,7 +64,7 @@ export class VrrpSupervisor {
     this.#log = log;
     this.#hooks = hooks;
     const nodeAddresses = Object.fromEntries(Object.entries(config.nodes).map(([n, c]) => [n, c.address]));
-    this.#start = { type: 'start', vrrp: config.vrrp, node, nodeAddresses, logLevel: config.log.level };
+    this.#start = { type: 'start', vrrp: config.vrrp, node, nodeAddresses, logLevel: config.log.level, logFormat: config.log.format };
   }
 
   /** Starts the child; resolves once its instances run, rejects with its reason if they cannot. */

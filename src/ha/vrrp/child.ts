@@ -111,7 +111,7 @@ async function stopAll(): Promise<void> {
 process.on('message', (m: ToVrrp) => {
   switch (m.type) {
     case 'start':
-      log = createLogger({ level: m.logLevel as 'info', format: 'json' }).child({ role: 'vrrp' });
+      log = createLogger({ level: m.logLevel as 'info', format: m.logFormat }).child({ role: 'vrrp' });
       start(m.vrrp, m.node, m.nodeAddresses).then(
         (names) => send({ type: 'started', instances: names }),
         (err: unknown) => send({ type: 'failed', error: errorMessage(err) }),

@@ -3,7 +3,7 @@ import type { VrrpConfig } from '../../config/ha-schema.ts';
 import type { InstanceStatus } from './instance.ts';
 
 export type ToVrrp =
-  | { type: 'start'; vrrp: VrrpConfig; node: string; nodeAddresses: Record<string, string>; logLevel: string }
+  | { type: 'start'; vrrp: VrrpConfig; node: string; nodeAddresses: Record<string, string>; logLevel: string; logFormat: 'json' | 'pretty' | 'auto' }
   | { type: 'status'; id: number }
   /** A tracker outside the child (the local proxy's health) turned a fault on or off. */
   | { type: 'fault'; instance: string; on: boolean; reason: string }
