@@ -49,8 +49,9 @@ export class VrrpSupervisor {
   /** The local proxy serves (or not): `proxy` trackers follow it. Sent only on change. */
   setProxy(ok: boolean): void {
     if (ok === this.#proxyOk) return;
+    const first = this.#proxyOk === undefined;
     this.#proxyOk = ok;
-    this.#log[ok ? 'info' : 'warn']({ proxy_ok: ok }, ok ? 'the local proxy serves again' : 'the local proxy does not serve: proxy trackers fail');
+    if (!first || !ok) this.#log[ok ? 'info' : 'warn']({ proxy_ok: ok }, ok ? 'the local proxy serves again' : 'the local proxy does not serve (no backend up): proxy trackers fail');
     const child = this.#child;
     if (child?.connected) child.send({ type: 'proxy', ok } satisfies ToVrrp);
   }
