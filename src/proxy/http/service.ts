@@ -8,14 +8,15 @@ import { createScheduler, hashKeyOf, PersistenceTable, StickyCookies, stickySecr
 import { hashKeySpec, type HashKeySpec, type PersistenceConfig } from '../../config/scheduler-schema.ts';
 import type { BackendConfig, ServiceConfig } from '../../config/schema.ts';
 import { splitHostPort } from '../../config/schema.ts';
+import type { BackendState, PassiveOutcome } from '../../health/index.ts';
 import { headerValue, type RequestHead } from './parse.ts';
 import { UpstreamPool } from './upstream.ts';
 
-/** A backend's state as health checks, passive detection and operators set it. */
-export type BackendState = 'up' | 'down' | 'drain' | 'maint';
+/** A backend's state as health checks, passive detection and operators set it (the health module's). */
+export type { BackendState };
 
 /** What a proxy learned about one attempt, for passive detection: 'ok', a failure kind, or an HTTP status. */
-export type Outcome = 'ok' | 'error' | 'timeout' | 'invalid_header' | number;
+export type Outcome = PassiveOutcome;
 
 /** Something using a backend connection that can be cut (on_down: shutdown-sessions). */
 export interface BackendUser {
