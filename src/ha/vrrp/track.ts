@@ -4,9 +4,9 @@
  * puts it in FAULT. The decision is pure (`contribution`, `TrackerSet.evaluate`);
  * probing (running scripts, reading /proc and /sys) happens in `TrackerRunner`.
  */
-import { spawn } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import type { VrrpTrackConfig } from '../../config/ha-schema.ts';
+import { runCommand } from './resources.ts';
 
 /** What one tracker currently says. */
 export interface TrackerStatus {
@@ -77,28 +77,8 @@ export class TrackerSet {
 }
 
 /** Runs a script with a timeout, killing its process group when it runs out; resolves its success. */
-export function runScript(argv: readonly string[], timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    let done = false;
-    const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', detached: true });
-    const timer = setTimeout(() => {
-      if (child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }, timeoutMs);
-    const finish = (ok: boolean) => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      resolve(ok);
-    };
-    child.on('error', () => finish(false));
-    child.on('exit', (code) => finish(code === 0));
-  });
+export async function runScript(argv: readonly string[], timeoutMs: number): Promise<boolean> {
+  return (await runCommand(argv, timeoutMs)).ok;
 }
 
 /** How many processes have this name (/proc/PID/comm). */
