@@ -9,9 +9,8 @@
  * - `maxconn:N` – understood and ignored.
  * As in HAProxy, `up` alone does not clear an earlier `drain`: only `ready` does.
  */
-import { connect, type Socket } from 'node:net';
 import type { AgentHealthConfig } from '../config/health-schema.ts';
-import { classifyError, settleOnce, timeoutResult, type Phase } from './net.ts';
+import { classifyError, connectProbe, settleOnce, timeoutResult, type Phase } from './net.ts';
 import type { Check, CheckResult, CheckTarget } from './types.ts';
 
 /** Longest reply read, in bytes; a line is expected long before that. */
@@ -87,14 +86,8 @@ export function createAgentCheck(cfg: Pick<AgentHealthConfig, 'send'>): Check {
       return new Promise((resolve) => {
         let phase: Phase = 'connect';
         const { finish, onCleanup } = settleOnce(signal, resolve, () => timeoutResult(phase));
-        let socket: Socket;
-        try {
-          socket = connect({ host: target.host, port: target.port, noDelay: true });
-        } catch (err) {
-          finish(classifyError(err, 'connect'));
-          return;
-        }
-        onCleanup(() => socket.destroy());
+        const socket = connectProbe(target, finish, onCleanup);
+        if (socket === undefined) return;
         let buf = '';
         const conclude = () => {
           const reply = parseAgentReply(buf);

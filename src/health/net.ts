@@ -2,7 +2,8 @@
  * Shared edges of the socket checks: naming a failure by the layer it happened in,
  * and settling a check exactly once.
  */
-import type { CheckResult, CheckStatus } from './types.ts';
+import { connect, type Socket } from 'node:net';
+import type { CheckResult, CheckStatus, CheckTarget } from './types.ts';
 
 /** Where a socket check was when something happened: TCP connect, TLS handshake, or the protocol. */
 export type Phase = 'connect' | 'tls' | 'l7';
@@ -81,4 +82,21 @@ export function settleOnce(
 /** `host:port` for a Host header or a message, with IPv6 in brackets. */
 export function hostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Opens the TCP connection of a socket check, destroyed when the check settles; a
+ * connect that throws at once (bad address) settles the check as a connect failure
+ * and returns undefined.
+ */
+export function connectProbe(target: CheckTarget, finish: (r: Omit<CheckResult, 'durationMs'>) => void, onCleanup: (fn: () => void) => void): Socket | undefined {
+  let socket: Socket;
+  try {
+    socket = connect({ host: target.host, port: target.port, noDelay: true });
+  } catch (err) {
+    finish(classifyError(err, 'connect'));
+    return undefined;
+  }
+  onCleanup(() => socket.destroy());
+  return socket;
 }

@@ -3,9 +3,8 @@
  * connect; optionally send bytes; optionally read until the reply contains the
  * expected bytes (at most `TCP_MAX_READ`).
  */
-import { connect, type Socket } from 'node:net';
 import type { TcpHealthConfig } from '../config/health-schema.ts';
-import { classifyError, settleOnce, timeoutResult, type Phase } from './net.ts';
+import { classifyError, connectProbe, settleOnce, timeoutResult, type Phase } from './net.ts';
 import type { Check, CheckResult, CheckTarget } from './types.ts';
 
 /** Most bytes read while waiting for `expect`: 64 KiB. */
@@ -22,14 +21,8 @@ export function createTcpCheck(cfg: Pick<TcpHealthConfig, 'send' | 'send_hex' | 
       return new Promise((resolve) => {
         let phase: Phase = 'connect';
         const { finish, onCleanup } = settleOnce(signal, resolve, () => timeoutResult(phase));
-        let socket: Socket;
-        try {
-          socket = connect({ host: target.host, port: target.port, noDelay: true });
-        } catch (err) {
-          finish(classifyError(err, 'connect'));
-          return;
-        }
-        onCleanup(() => socket.destroy());
+        const socket = connectProbe(target, finish, onCleanup);
+        if (socket === undefined) return;
         socket.on('error', (err) => finish(classifyError(err, phase)));
         socket.once('connect', () => {
           phase = 'l7';
