@@ -5,7 +5,7 @@
  * outcomes come back the other way. Operator drain / maint / weight live here too,
  * so that they survive a reload.
  */
-import type { ClusterConfig, ServiceConfig } from '../config/schema.ts';
+import type { AnyServiceConfig, ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { HealthMonitor, serviceHealthSpec, type AdminState, type HealthSnapshot, type ServiceHealthSpec } from '../health/index.ts';
 import type { BackendState, Outcome } from '../proxy/http/service.ts';
@@ -85,10 +85,10 @@ export class HealthBridge {
     this.#sink = s;
   }
 
-  #spec(name: string, svc: ServiceConfig): ServiceHealthSpec {
+  #spec(name: string, svc: AnyServiceConfig): ServiceHealthSpec {
     const spec = serviceHealthSpec(name, svc);
     // nginx counts a status as a failed attempt when proxy_next_upstream lists it.
-    const retryStatuses = svc.retry.on.filter((k) => k.startsWith('http_')).map((k) => Number(k.slice(5)));
+    const retryStatuses = (svc.protocol === 'http' ? svc.retry.on : []).filter((k) => k.startsWith('http_')).map((k) => Number(k.slice(5)));
     const passive = { ...svc.passive, fail_status: [...new Set([...svc.passive.fail_status, ...retryStatuses])] };
     const targets = spec.targets.map((t) => {
       const w = this.#weights.get(`${name}\0${t.backend}`);

@@ -11,6 +11,7 @@ import { duration, durationValue, size } from './units.ts';
 import { vrrpSchema } from './ha-schema.ts';
 import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outlierSchema } from './health-schema.ts';
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
+import { L4_SHARED, serviceByProtocol, tcpOptions, udpOptions } from './l4-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameSchema = z.string().regex(NAME, 'expected a name of letters, digits, "_", "." or "-" (at most 63)');
@@ -199,7 +200,7 @@ const headersSchema = z
   .prefault({});
 
 const serviceSchema = z.strictObject({
-  /** Only `http` for now. */
+  /** `http` (default), or `tcp` / `udp` for a layer-4 service (src/config/l4-schema.ts, docs/l4.md). */
   protocol: z.literal('http', { error: 'expected protocol: http' }).default('http'),
   /** Address(es) to listen on: `0.0.0.0:80`, `[::]:80`, `127.0.0.1:8080`, or a bare port (all IPv4 addresses). Port 0 takes any free port (tests). */
   listen: z.union([listenAddress, z.array(listenAddress).min(1)]).transform((v) => (Array.isArray(v) ? v : [v])),
@@ -232,6 +233,14 @@ const serviceSchema = z.strictObject({
 
 export type ServiceConfig = z.output<typeof serviceSchema>;
 
+/** Layer-4 services: the shared options of an http service plus their own (l4-schema.ts). */
+const tcpServiceSchema = serviceSchema.pick(L4_SHARED).extend(tcpOptions);
+const udpServiceSchema = serviceSchema.pick(L4_SHARED).extend(udpOptions);
+export type TcpServiceConfig = z.output<typeof tcpServiceSchema>;
+export type UdpServiceConfig = z.output<typeof udpServiceSchema>;
+/** Any service of the cluster file, told apart by `protocol`. */
+export type AnyServiceConfig = ServiceConfig | TcpServiceConfig | UdpServiceConfig;
+
 const ROLES = ['director'] as const;
 
 const nodeSchema = z.strictObject({
@@ -263,7 +272,7 @@ export const clusterSchema = z
     runtime_dir: z.string().min(1).optional(),
     log: logSchema,
     nodes: z.record(nameSchema, nodeSchema).default({}),
-    services: z.record(nameSchema, serviceSchema).default({}),
+    services: z.record(nameSchema, serviceByProtocol(serviceSchema, tcpServiceSchema, udpServiceSchema)).default({}),
     /** Virtual IP failover between directors (keepalived `vrrp_instance`); see docs/vrrp.md. */
     vrrp: vrrpSchema.prefault({}),
   })
@@ -292,7 +301,7 @@ export const clusterSchema = z
         if (!hp || hp.host === '' || hp.port === undefined) ctx.addIssue({ code: 'custom', path: ['services', name, 'sorry_server'], message: `expected host:port, got ${JSON.stringify(svc.sorry_server)}` });
       }
       svc.listen.forEach((l, i) => {
-        const key = `${l.host}:${l.port}`;
+        const key = `${svc.protocol === 'udp' ? 'udp ' : ''}${l.host}:${l.port}`;
         const other = seen.get(key);
         if (other !== undefined && other !== name) ctx.addIssue({ code: 'custom', path: ['services', name, 'listen', i], message: `${key} is already the listen address of service ${other}` });
         seen.set(key, name);

@@ -152,7 +152,11 @@ export class HttpProxy {
    */
   async apply(config: ClusterConfig, services: readonly string[], baseDir = this.#baseDir): Promise<void> {
     const wanted = new Map<string, { name: string; svc: ServiceConfig }>();
-    for (const name of services) wanted.set(name, { name, svc: config.services[name]! });
+    for (const name of services) {
+      const svc = config.services[name]!;
+      // tcp/udp services run in the layer-4 runtime (src/app/l4.ts).
+      if (svc.protocol === 'http') wanted.set(name, { name, svc });
+    }
     const pages = new Map<string, Buffer | undefined>();
     for (const [name, { svc }] of wanted) pages.set(name, svc.error_page === undefined ? undefined : await readFile(resolve(baseDir, svc.error_page)));
 
