@@ -49,7 +49,7 @@ test('options of the wrong kind of service are refused by name, with file:line:c
     ['    protocol: sctp\n', /services\.s\.protocol: expected protocol: http, tcp or udp/],
     ['    protocol: tcp\n    proxy_protocol: v3\n', /services\.s\.proxy_protocol: expected one of "v1", "v2"/],
     ['    protocol: tcp\n    accept_proxy_protocol: [10.0.0.0/33]\n', /services\.s\.accept_proxy_protocol\[0\]: expected an address or network .*got "10\.0\.0\.0\/33"/],
-    ['    protocol: tcp\n    bogus: 1\n', /services\.s: Unrecognized key: "bogus"/],
+    ['    protocol: tcp\n    bogus: 1\n', /services\.s\.bogus: unknown key "bogus"/],
   ];
   for (const [extra, expected] of table) {
     const p = problems(`services:\n  s:\n    listen: 9000\n    backends: [10.0.0.1:80]\n${extra}`);
