@@ -9,8 +9,10 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { duration, durationValue, size } from './units.ts';
 import { vrrpSchema } from './ha-schema.ts';
+import { firewallProblems, firewallSchema } from './firewall-schema.ts';
 import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outlierSchema } from './health-schema.ts';
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
+import { limitsSchema } from './limits-schema.ts';
 import { L4_SHARED, serviceByProtocol, tcpOptions, udpOptions } from './l4-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -227,6 +229,8 @@ const serviceSchema = z.strictObject({
   /** Cookie persistence (HAProxy `cookie ... insert`, nginx `sticky cookie`); absent = none. See docs/schedulers.md. */
   sticky: stickySchema.optional(),
   queue: queueSchema,
+  /** Per-client limits: limit_conn, limit_req, limit_rate, allow / deny, real_ip_from; none by default. See docs/limits.md. */
+  limits: limitsSchema,
   /** HTML file (relative to the cluster file) served with 502/503/504 when no backend can answer; default a plain built-in page. */
   error_page: z.string().min(1).optional(),
 });
@@ -275,8 +279,11 @@ export const clusterSchema = z
     services: z.record(nameSchema, serviceByProtocol(serviceSchema, tcpServiceSchema, udpServiceSchema)).default({}),
     /** Virtual IP failover between directors (keepalived `vrrp_instance`); see docs/vrrp.md. */
     vrrp: vrrpSchema.prefault({}),
+    /** The nodes' nftables firewall; absent = none managed. See docs/firewall.md. */
+    firewall: firewallSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
+    for (const p of firewallProblems(cfg.firewall, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     for (const [name, inst] of Object.entries(cfg.vrrp.instances)) {
       for (const member of Object.keys(inst.members)) {
         if (!(member in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['vrrp', 'instances', name, 'members', member], message: `unknown node ${JSON.stringify(member)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
