@@ -181,6 +181,10 @@ export function encodeV1(src: ProxyAddress, dst: ProxyAddress): Buffer {
   return Buffer.from(`PROXY TCP${fam} ${s.address} ${d.address} ${s.port} ${d.port}\r\n`, 'latin1');
 }
 
+function hexWords(x: string): number[] {
+  return x === '' ? [] : x.split(':').map((w) => Number.parseInt(w, 16));
+}
+
 /** The eight 16-bit words of an IPv6 address (validated by the caller with isIP). */
 export function v6Words(address: string): number[] {
   let a = address;
@@ -192,13 +196,12 @@ export function v6Words(address: string): number[] {
     v4 = [(q[0]! << 8) | q[1]!, (q[2]! << 8) | q[3]!];
     a = `${a.slice(0, i + 1)}0:0`;
   }
-  const part = (x: string): number[] => (x === '' ? [] : x.split(':').map((w) => Number.parseInt(w, 16)));
   const dbl = a.indexOf('::');
   let words: number[];
-  if (dbl < 0) words = part(a);
+  if (dbl < 0) words = hexWords(a);
   else {
-    const h = part(a.slice(0, dbl));
-    const t = part(a.slice(dbl + 2));
+    const h = hexWords(a.slice(0, dbl));
+    const t = hexWords(a.slice(dbl + 2));
     words = [...h, ...Array.from({ length: 8 - h.length - t.length }, () => 0), ...t];
   }
   if (v4 !== undefined) {
