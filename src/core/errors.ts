@@ -23,6 +23,16 @@ export type ErrorCode =
   | 'PALISADE_CLIENT_TIMEOUT'
   | 'PALISADE_CLIENT_ABORTED'
   | 'PALISADE_CONTROL'
+  /** The VRRP raw socket: the addon missing or not loading, no CAP_NET_RAW, no such interface. */
+  | 'PALISADE_HA_RAW_SOCKET'
+  /** The udp VRRP transport: bad peers, cannot bind, send failed. */
+  | 'PALISADE_HA_UDP'
+  /** Adding, removing or listing a VIP with iproute2 failed, or a VIP is malformed. */
+  | 'PALISADE_HA_VIP'
+  /** Gratuitous ARP (arping) failed. */
+  | 'PALISADE_HA_GARP'
+  /** A command Palisade runs (ip, arping, a tracker or resource) is missing, timed out or was cancelled. */
+  | 'PALISADE_HA_COMMAND'
   | 'PALISADE_INTERNAL';
 
 export interface PalisadeErrorOptions {

@@ -20,7 +20,7 @@ export interface CommandResult {
 }
 
 /** Runs `argv` (no shell); injectable so that tests can stand in for `ip` and `arping`. */
-export type CommandRunner = (argv: readonly string[], opts: { timeoutMs: number }) => Promise<CommandResult>;
+export type CommandRunner = (argv: readonly string[], opts: { timeoutMs: number; signal?: AbortSignal }) => Promise<CommandResult>;
 
 /** Debian package of each tool, for error messages. */
 const PACKAGE: Record<string, string> = { ip: 'iproute2', arping: 'iputils-arping' };
@@ -36,21 +36,23 @@ export const execCommand: CommandRunner = (argv, opts) =>
       reject(new TypeError('empty command'));
       return;
     }
-    execFile(cmd, args, { timeout: opts.timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 4 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile(cmd, args, { timeout: opts.timeoutMs, killSignal: 'SIGKILL', encoding: 'utf8', maxBuffer: 4 * 1024 * 1024, signal: opts.signal }, (err, stdout, stderr) => {
       if (err === null) {
         resolve({ code: 0, stdout, stderr });
         return;
       }
       const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-      if (e.code === 'ENOENT') {
+      if (e.name === 'AbortError') {
+        reject(new PalisadeError('PALISADE_HA_COMMAND', 'internal', `\`${argv.join(' ')}\` was cancelled`, { cause: err }));
+      } else if (e.code === 'ENOENT') {
         const pkg = PACKAGE[cmd] === undefined ? '' : ` (Debian package ${PACKAGE[cmd]})`;
-        reject(new PalisadeError('PALISADE_INTERNAL', 'config', `\`${cmd}\` not found on PATH: install it${pkg}`, { cause: err }));
+        reject(new PalisadeError('PALISADE_HA_COMMAND', 'config', `\`${cmd}\` not found on PATH: install it${pkg}`, { cause: err }));
       } else if (e.killed === true) {
-        reject(new PalisadeError('PALISADE_INTERNAL', 'internal', `\`${argv.join(' ')}\` did not finish within ${opts.timeoutMs} ms`, { cause: err }));
+        reject(new PalisadeError('PALISADE_HA_COMMAND', 'internal', `\`${argv.join(' ')}\` did not finish within ${opts.timeoutMs} ms`, { cause: err }));
       } else if (typeof e.code === 'number') {
         resolve({ code: e.code, stdout, stderr });
       } else {
-        reject(new PalisadeError('PALISADE_INTERNAL', 'internal', `\`${argv.join(' ')}\`: ${err.message}`, { cause: err }));
+        reject(new PalisadeError('PALISADE_HA_COMMAND', 'internal', `\`${argv.join(' ')}\`: ${err.message}`, { cause: err }));
       }
     });
   });
@@ -78,7 +80,7 @@ export function parseVip(vip: string): { address: string; prefixlen: number } {
   const m = /^([^/]+)(?:\/(\d{1,2}))?$/.exec(vip.trim());
   const prefixlen = m?.[2] === undefined ? 32 : Number(m[2]);
   if (m === null || !isIPv4(m[1]!) || prefixlen > 32) {
-    throw new PalisadeError('PALISADE_INTERNAL', 'config', `not an IPv4 address or CIDR: ${JSON.stringify(vip)} (expected e.g. 192.0.2.10 or 192.0.2.10/24)`);
+    throw new PalisadeError('PALISADE_HA_VIP', 'config', `not an IPv4 address or CIDR: ${JSON.stringify(vip)} (expected e.g. 192.0.2.10 or 192.0.2.10/24)`);
   }
   return { address: m[1]!, prefixlen };
 }
@@ -92,7 +94,7 @@ async function ip(args: readonly string[], opts: IpOptions): Promise<CommandResu
 function failure(what: string, args: readonly string[], r: CommandResult): PalisadeError {
   const needsAdmin = /Operation not permitted|permission denied/i.test(r.stderr);
   const hint = needsAdmin ? ' — needs CAP_NET_ADMIN (run as root, or systemd AmbientCapabilities=CAP_NET_ADMIN)' : '';
-  return new PalisadeError('PALISADE_INTERNAL', needsAdmin ? 'config' : 'internal', `${what}: \`ip ${args.join(' ')}\` exited ${r.code}: ${r.stderr || r.stdout.trim() || 'no output'}${hint}`);
+  return new PalisadeError('PALISADE_HA_VIP', needsAdmin ? 'config' : 'internal', `${what}: \`ip ${args.join(' ')}\` exited ${r.code}: ${r.stderr || r.stdout.trim() || 'no output'}${hint}`);
 }
 
 /** The IPv4 addresses of `dev`, in the kernel's order (primary first). */
@@ -104,7 +106,7 @@ export async function listAddresses(dev: string, opts: IpOptions = {}): Promise<
   try {
     links = JSON.parse(r.stdout === '' ? '[]' : r.stdout);
   } catch (err) {
-    throw new PalisadeError('PALISADE_INTERNAL', 'internal', `\`ip ${args.join(' ')}\` printed no JSON (iproute2 too old?): ${r.stdout.slice(0, 200)}`, { cause: err });
+    throw new PalisadeError('PALISADE_HA_VIP', 'internal', `\`ip ${args.join(' ')}\` printed no JSON (iproute2 too old?): ${r.stdout.slice(0, 200)}`, { cause: err });
   }
   const out: InterfaceAddress[] = [];
   for (const link of links as { addr_info?: { family?: string; local?: string; prefixlen?: number; label?: string; secondary?: boolean }[] }[]) {

@@ -160,7 +160,11 @@ export class VrrpInstance {
         this.#vipChain = this.#vipChain.then(() => this.#vips.remove()).catch((err: unknown) => this.#log.error({ err: errorMessage(err) }, 'removing the virtual addresses failed'));
         return;
       case 'sendGarp':
-        this.#vipChain = this.#vipChain.then(() => this.#vips.garp(a.count)).catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'gratuitous ARP failed'));
+        // After the VIPs are added, but nothing waits for it: a removal must not queue
+        // behind a burst (the driver cancels the burst when the VIPs go).
+        this.#vipChain = this.#vipChain.then(() => {
+          this.#vips.garp(a.count).catch((err: unknown) => this.#log.warn({ err: errorMessage(err) }, 'gratuitous ARP failed'));
+        });
         return;
       case 'notify':
         this.#events.onNotify?.(this.name, a.state, this.#state.effectivePriority);

@@ -72,19 +72,19 @@ export function loadAddon(): Addon {
   const how =
     'build it with `node scripts/build-native.mjs` (or `npm rebuild`; needs python3, make and g++), or use `transport: udp`';
   if (process.platform !== 'linux') {
-    loadError = new PalisadeError('PALISADE_INTERNAL', 'config', `the VRRP raw-socket addon is Linux-only (this is ${process.platform}); use \`transport: udp\``);
+    loadError = new PalisadeError('PALISADE_HA_RAW_SOCKET', 'config', `the VRRP raw-socket addon is Linux-only (this is ${process.platform}); use \`transport: udp\``);
     throw loadError;
   }
   const path = addonPath();
   if (path === undefined) {
-    loadError = new PalisadeError('PALISADE_INTERNAL', 'config', `the VRRP raw-socket addon is not built (no ${ADDON_FILE}): ${how}`);
+    loadError = new PalisadeError('PALISADE_HA_RAW_SOCKET', 'config', `the VRRP raw-socket addon is not built (no ${ADDON_FILE}): ${how}`);
     throw loadError;
   }
   try {
     addon = createRequire(import.meta.url)(path) as Addon;
     return addon;
   } catch (err) {
-    loadError = new PalisadeError('PALISADE_INTERNAL', 'config', `the VRRP raw-socket addon ${path} does not load (${(err as Error).message}): ${how}`, { cause: err });
+    loadError = new PalisadeError('PALISADE_HA_RAW_SOCKET', 'config', `the VRRP raw-socket addon ${path} does not load (${(err as Error).message}): ${how}`, { cause: err });
     throw loadError;
   }
 }
@@ -108,7 +108,7 @@ export function explainNativeError(err: unknown, context: string): PalisadeError
   } else if (code === 'ENETUNREACH' || code === 'ENETDOWN') {
     hint = 'is the interface up and does it have an IPv4 address?';
   }
-  return new PalisadeError('PALISADE_INTERNAL', code === 'ENODEV' ? 'config' : 'internal', `${context}: ${base}${hint === '' ? '' : ` — ${hint}`}`, { cause: err });
+  return new PalisadeError('PALISADE_HA_RAW_SOCKET', code === 'ENODEV' ? 'config' : 'internal', `${context}: ${base}${hint === '' ? '' : ` — ${hint}`}`, { cause: err });
 }
 
 /** Options of `RawSocket.open`. */
@@ -188,7 +188,7 @@ export class RawSocket {
    * `onError` receives failures of polling or reading (they do not close the socket).
    */
   onPacket(cb: (p: RawPacket) => void, onError?: (err: Error) => void): void {
-    if (this.#closed) throw new PalisadeError('PALISADE_INTERNAL', 'internal', `the raw socket on ${this.interface} is closed`);
+    if (this.#closed) throw new PalisadeError('PALISADE_HA_RAW_SOCKET', 'internal', `the raw socket on ${this.interface} is closed`);
     const first = this.#onPacket === undefined;
     this.#onPacket = cb;
     this.#onError = onError;

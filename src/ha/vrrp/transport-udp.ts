@@ -50,17 +50,17 @@ export interface UdpTransport extends VrrpTransport {
 /** Binds the socket and resolves once it listens; rejects with a `PalisadeError` saying why not. */
 export function openUdpTransport(opts: UdpTransportOptions): Promise<UdpTransport> {
   if (!isIPv4(opts.address) || opts.address === '0.0.0.0') {
-    return Promise.reject(new PalisadeError('PALISADE_INTERNAL', 'config', `udp VRRP transport: address must be a specific IPv4 address (it is the messages' source), got ${JSON.stringify(opts.address)}`));
+    return Promise.reject(new PalisadeError('PALISADE_HA_UDP', 'config', `udp VRRP transport: address must be a specific IPv4 address (it is the messages' source), got ${JSON.stringify(opts.address)}`));
   }
   const peers = new Map<string, number>();
   for (const p of opts.peers) {
     const peer = typeof p === 'string' ? { address: p } : p;
     if (!isIPv4(peer.address)) {
-      return Promise.reject(new PalisadeError('PALISADE_INTERNAL', 'config', `udp VRRP transport: peer ${JSON.stringify(peer.address)} is not an IPv4 address`));
+      return Promise.reject(new PalisadeError('PALISADE_HA_UDP', 'config', `udp VRRP transport: peer ${JSON.stringify(peer.address)} is not an IPv4 address`));
     }
     if (peers.has(peer.address)) {
       // the source address tells peers apart (and breaks priority ties): one port per address
-      return Promise.reject(new PalisadeError('PALISADE_INTERNAL', 'config', `udp VRRP transport: peer ${peer.address} is listed twice; on one host give each node its own 127.0.0.x`));
+      return Promise.reject(new PalisadeError('PALISADE_HA_UDP', 'config', `udp VRRP transport: peer ${peer.address} is listed twice; on one host give each node its own 127.0.0.x`));
     }
     peers.set(peer.address, peer.port ?? opts.port);
   }
@@ -68,7 +68,7 @@ export function openUdpTransport(opts: UdpTransportOptions): Promise<UdpTranspor
   return new Promise((resolve, reject) => {
     const onBindError = (err: Error) => {
       socket.close();
-      reject(new PalisadeError('PALISADE_INTERNAL', 'config', `udp VRRP transport: cannot listen on ${opts.address}:${opts.port}: ${err.message}`, { cause: err }));
+      reject(new PalisadeError('PALISADE_HA_UDP', 'config', `udp VRRP transport: cannot listen on ${opts.address}:${opts.port}: ${err.message}`, { cause: err }));
     };
     socket.once('error', onBindError);
     socket.bind({ address: opts.address, port: opts.port, exclusive: true }, () => {
@@ -107,7 +107,7 @@ class UdpTransportImpl implements UdpTransport {
       for (const cb of this.#messages) cb(msg, meta);
     });
     socket.on('error', (err) => {
-      const e = new PalisadeError('PALISADE_INTERNAL', 'internal', `udp VRRP transport on ${this.source}:${this.port}: ${err.message}`, { cause: err });
+      const e = new PalisadeError('PALISADE_HA_UDP', 'internal', `udp VRRP transport on ${this.source}:${this.port}: ${err.message}`, { cause: err });
       if (this.#errors.size === 0) process.emitWarning(e);
       for (const cb of this.#errors) cb(e);
     });
@@ -116,12 +116,12 @@ class UdpTransportImpl implements UdpTransport {
   send(payload: Uint8Array, dest: string): Promise<void> {
     const port = this.#peers.get(dest);
     if (port === undefined) {
-      return Promise.reject(new PalisadeError('PALISADE_INTERNAL', 'internal', `udp VRRP transport: ${dest} is not a configured peer (peers: ${this.targets.join(', ') || 'none'})`));
+      return Promise.reject(new PalisadeError('PALISADE_HA_UDP', 'internal', `udp VRRP transport: ${dest} is not a configured peer (peers: ${this.targets.join(', ') || 'none'})`));
     }
-    if (this.#closed) return Promise.reject(new PalisadeError('PALISADE_INTERNAL', 'internal', 'udp VRRP transport is closed'));
+    if (this.#closed) return Promise.reject(new PalisadeError('PALISADE_HA_UDP', 'internal', 'udp VRRP transport is closed'));
     return new Promise((resolve, reject) => {
       this.#socket.send(payload, port, dest, (err) => {
-        if (err) reject(new PalisadeError('PALISADE_INTERNAL', 'internal', `udp VRRP transport: sending to ${dest}:${port}: ${err.message}`, { cause: err }));
+        if (err) reject(new PalisadeError('PALISADE_HA_UDP', 'internal', `udp VRRP transport: sending to ${dest}:${port}: ${err.message}`, { cause: err }));
         else resolve();
       });
     });

@@ -128,7 +128,7 @@ class RawTransport implements VrrpTransport {
     const source = opts.source ?? primaryIPv4(opts.interface);
     if (source === undefined) {
       throw new PalisadeError(
-        'PALISADE_INTERNAL',
+        'PALISADE_HA_RAW_SOCKET',
         'config',
         `VRRP on ${opts.interface}: the interface has no IPv4 address (or does not exist); give it one or set the source address`,
       );

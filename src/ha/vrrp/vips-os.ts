@@ -12,6 +12,8 @@ import type { VipDriver } from './instance.ts';
 
 export function osVipDriver(inst: VrrpInstanceConfig, iface: string, log: Logger): VipDriver {
   const vips = inst.virtual_ipaddress.map((v) => ({ cidr: `${v.address}/${v.prefix}`, address: v.address, dev: v.dev ?? iface }));
+  // Announcing a VIP we are giving up would send clients to us: removal cancels it.
+  let garps = new AbortController();
   return {
     async add() {
       for (const v of vips) {
@@ -19,6 +21,8 @@ export function osVipDriver(inst: VrrpInstanceConfig, iface: string, log: Logger
       }
     },
     async remove() {
+      garps.abort();
+      garps = new AbortController();
       for (const v of vips) {
         if (await removeVip(v.cidr, v.dev)) log.info({ vip: v.cidr, dev: v.dev }, `removed VIP ${v.cidr} from ${v.dev}`);
       }
@@ -26,7 +30,7 @@ export function osVipDriver(inst: VrrpInstanceConfig, iface: string, log: Logger
     async garp(count: number) {
       await Promise.all(
         vips.map((v) =>
-          sendGratuitousArp(v.address, v.dev, { count }).catch((err: unknown) => {
+          sendGratuitousArp(v.address, v.dev, { count, signal: garps.signal }).catch((err: unknown) => {
             log.warn({ vip: v.address, dev: v.dev, err: errorMessage(err) }, 'gratuitous ARP failed');
           }),
         ),
