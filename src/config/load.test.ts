@@ -95,3 +95,11 @@ test('${VAR} and ${VAR:-default} come from the environment; a missing one is an 
     'c.yaml:3:13: environment variable NOPE is not set (write ${NOPE:-default} for a default)',
   ]);
 });
+
+test('two services may share a listen address on different nodes, not on the same one', () => {
+  const base = `nodes:\n  d1: { address: 10.0.0.1 }\n  d2: { address: 10.0.0.2 }\nservices:\n  a: { listen: 0.0.0.0:80, nodes: [d1], backends: [10.0.1.1:80] }\n`;
+  const { config } = parseClusterText(`${base}  b: { listen: 0.0.0.0:80, nodes: [d2], backends: [10.0.1.2:80] }\n`, 'c.yaml', { env: {} });
+  assert.deepEqual(Object.keys(config.services), ['a', 'b']);
+  assert.match(problems(`${base}  b: { listen: 0.0.0.0:80, nodes: [d2, d1], backends: [10.0.1.2:80] }\n`).join('\n'), /services\.b\.listen\[0\]: 0\.0\.0\.0:80 is already the listen address of service a on node d1/);
+  assert.match(problems(`${base}  b: { listen: 0.0.0.0:80, backends: [10.0.1.2:80] }\n`).join('\n'), /services\.b\.listen\[0\]: 0\.0\.0\.0:80 is already the listen address of service a$/m);
+});

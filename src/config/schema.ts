@@ -289,7 +289,7 @@ export const clusterSchema = z
         if (!(member in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['vrrp', 'instances', name, 'members', member], message: `unknown node ${JSON.stringify(member)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
       }
     }
-    const seen = new Map<string, string>();
+    const seen = new Map<string, { name: string; nodes: string[] | undefined }[]>();
     for (const [name, svc] of Object.entries(cfg.services)) {
       svc.nodes?.forEach((n, i) => {
         if (!(n in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['services', name, 'nodes', i], message: `unknown node ${JSON.stringify(n)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
@@ -307,11 +307,18 @@ export const clusterSchema = z
         const hp = splitHostPort(svc.sorry_server);
         if (!hp || hp.host === '' || hp.port === undefined) ctx.addIssue({ code: 'custom', path: ['services', name, 'sorry_server'], message: `expected host:port, got ${JSON.stringify(svc.sorry_server)}` });
       }
+      // Two services may share a listen address on different nodes (each director its own backends).
       svc.listen.forEach((l, i) => {
         const key = `${svc.protocol === 'udp' ? 'udp ' : ''}${l.host}:${l.port}`;
-        const other = seen.get(key);
-        if (other !== undefined && other !== name) ctx.addIssue({ code: 'custom', path: ['services', name, 'listen', i], message: `${key} is already the listen address of service ${other}` });
-        seen.set(key, name);
+        for (const other of seen.get(key) ?? []) {
+          if (other.name === name) continue;
+          const both = svc.nodes === undefined || other.nodes === undefined ? undefined : svc.nodes.filter((n) => other.nodes!.includes(n));
+          if (both === undefined || both.length > 0) {
+            ctx.addIssue({ code: 'custom', path: ['services', name, 'listen', i], message: `${key} is already the listen address of service ${other.name}${both === undefined ? '' : ` on node ${both[0]}`}` });
+            break;
+          }
+        }
+        seen.set(key, [...(seen.get(key) ?? []), { name, nodes: svc.nodes }]);
       });
     }
   });
