@@ -154,6 +154,7 @@ export class WorkerPool {
           continue;
         }
         m.requests += s.requests;
+        if (m.limits !== undefined && s.limits !== undefined) sumLimits(m.limits, s.limits);
         for (const b of s.backends) {
           const mb = m.backends.find((x) => x.id === b.id);
           if (mb === undefined) continue;
@@ -212,4 +213,17 @@ export class WorkerPool {
     );
     await Promise.all(exits);
   }
+}
+
+/** Adds one worker's limit counters to the merged ones (each worker keeps its own table). */
+function sumLimits(into: NonNullable<ServiceSnapshot['limits']>, add: NonNullable<ServiceSnapshot['limits']>): void {
+  into.clients += add.clients;
+  into.tableSize += add.tableSize;
+  into.evictions += add.evictions;
+  into.connections += add.connections;
+  into.delayed += add.delayed;
+  into.refused.conn += add.refused.conn;
+  into.refused.connTotal += add.refused.connTotal;
+  into.refused.req += add.refused.req;
+  into.refused.deny += add.refused.deny;
 }

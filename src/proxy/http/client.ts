@@ -29,6 +29,9 @@ import {
 import type { BackendRuntime, ServiceRuntime } from './service.ts';
 import type { UpstreamConn, UpstreamUser } from './upstream.ts';
 import type { QueueTicket } from '../../balancer/index.ts';
+import type { ClientEntry } from '../limits/client-table.ts';
+import { REFUSE_CLOSE, type LimitedConn, type RefusalReason, type ServiceLimits } from '../limits/service-limits.ts';
+import { headerValue } from './parse.ts';
 
 /** What a connection needs from the listener that accepted it. */
 export interface ListenerContext {
@@ -49,13 +52,17 @@ const S_HEAD = 0;
 const S_REQ = 1;
 const S_TUNNEL = 2;
 const S_CLOSED = 3;
+/** Sampling keys of refusals that are not a limit's (see #logRefusal). */
+const STATUS_KEYS: Record<number, string> = { 400: 'status_400', 405: 'status_405', 408: 'status_408', 413: 'status_413', 414: 'status_414', 431: 'status_431', 501: 'status_501', 505: 'status_505' };
+/** Request head read, held back by limit_req (burst without nodelay). */
+const S_DELAY = 4;
 
 const EMPTY: readonly BackendRuntime[] = [];
 const EMPTY_BUFFER = Buffer.alloc(0);
 /** Bodies up to this size are copied behind the head for a single write; larger ones go out with writev. */
 const COALESCE_MAX = 16 * 1024;
 
-export class ClientConn implements Expirable, UpstreamUser {
+export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
   readonly socket: Socket;
   readonly ctx: ListenerContext;
   readonly remoteAddress: string;
@@ -109,6 +116,20 @@ export class ClientConn implements Expirable, UpstreamUser {
   attempts = 0;
   /** Place in the service's queue while waiting for a backend slot. */
   ticket: QueueTicket | null = null;
+  // Limits (src/proxy/limits): the service limits this connection is counted in, and its state there.
+  limits: ServiceLimits | null = null;
+  limitEntry: ClientEntry | null = null;
+  limitCounted = false;
+  limitTrusted = false;
+  /** Status to answer once the request head is read: refused by limit_conn or deny at accept. 0 = none. */
+  refusal = 0;
+  refusalReason: RefusalReason = 'deny';
+  /** A request head held by limit_req until its delay has passed. */
+  delayed: { head: RequestHead; buf: Buffer; end: number } | null = null;
+  delayTimer: NodeJS.Timeout | null = null;
+  /** limit_rate: when the response passed limit_rate_after (0 = not yet), and the pause in progress. */
+  rateStart = 0;
+  rateTimer: NodeJS.Timeout | null = null;
   #gone = false;
 
   constructor(socket: Socket, ctx: ListenerContext) {
@@ -123,6 +144,30 @@ export class ClientConn implements Expirable, UpstreamUser {
     socket.on('drain', this.#onDrain);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
+    const lim = ctx.service.limits;
+    if (lim.active) this.#admit(lim);
+  }
+
+  /** limit_conn, allow / deny at accept. A refused connection is closed, or answered once its head is read. */
+  #admit(lim: ServiceLimits): void {
+    this.limits = lim;
+    const r = lim.open(this);
+    if (r === 0) return;
+    this.#logRefusal(lim, lim.lastReason, r === REFUSE_CLOSE ? 0 : r, this.remoteAddress);
+    if (r === REFUSE_CLOSE) {
+      this.socket.destroy();
+      return;
+    }
+    this.refusal = r;
+    this.refusalReason = lim.lastReason;
+  }
+
+  /** Refusals are logged sampled per reason (the first, then one per log_interval), so an attack cannot flood the log. */
+  #logRefusal(lim: ServiceLimits, key: string, status: number, client: string, reason = key): void {
+    // The key is a limit's name or a status, never request text: the sampler's table stays small.
+    const left = lim.sampler.take(key, now());
+    if (left < 0) return;
+    this.ctx.log.warn({ service: this.ctx.service.name, client, reason, status: status === 0 ? 'closed' : status, suppressed: left }, `request refused: ${reason}${left > 0 ? ` (${left} more since the last line)` : ''}`);
   }
 
   // ---- client socket events ------------------------------------------------
@@ -152,7 +197,7 @@ export class ClientConn implements Expirable, UpstreamUser {
   #sendSettled(): void {
     if (this.state === S_REQ) this.deadline = this.reqDone ? 0 : now() + this.svc!.config.timeouts.client_body;
     else if (this.state === S_TUNNEL) this.deadline = 0;
-    this.up?.socket.resume();
+    if (this.rateTimer === null) this.up?.socket.resume();
   }
 
   #onError = (_err: Error): void => {
@@ -166,6 +211,16 @@ export class ClientConn implements Expirable, UpstreamUser {
     this.state = S_CLOSED;
     this.ctx.sweeper.delete(this);
     this.ctx.connections.delete(this);
+    if (this.limits !== null) this.limits.close(this);
+    if (this.delayTimer !== null) {
+      clearTimeout(this.delayTimer);
+      this.delayTimer = null;
+      this.delayed = null;
+    }
+    if (this.rateTimer !== null) {
+      clearTimeout(this.rateTimer);
+      this.rateTimer = null;
+    }
     if (this.ticket !== null) {
       this.ticket.cancel();
       this.ticket = null;
@@ -245,8 +300,40 @@ export class ClientConn implements Expirable, UpstreamUser {
       throw err;
     }
     this.buf = null;
+    if (this.refusal !== 0) {
+      this.#refuse(this.refusal, `refused by ${this.refusalReason}`, true);
+      return;
+    }
+    const lim = svc.limits;
+    if (lim.active) {
+      const client = this.limitTrusted ? lim.clientOf(this, headerValue(head, 'x-forwarded-for')) : this.remoteAddress;
+      const r = lim.request(this, client, now());
+      if (r < 0) {
+        this.#logRefusal(lim, lim.lastReason, -r, client);
+        this.#refuse(-r, `refused by ${lim.lastReason}`, true);
+        return;
+      }
+      if (r > 0) {
+        // nginx limit_req without nodelay: the request waits until the bucket has room.
+        this.state = S_DELAY;
+        this.deadline = 0;
+        this.socket.pause();
+        this.delayed = { head, buf, end };
+        this.delayTimer = setTimeout(this.#afterDelay, r);
+        return;
+      }
+    }
     this.#startRequest(svc, head, buf, end);
   }
+
+  #afterDelay = (): void => {
+    this.delayTimer = null;
+    const d = this.delayed;
+    this.delayed = null;
+    if (d === null || this.state !== S_DELAY) return;
+    this.state = S_HEAD;
+    this.#startRequest(this.ctx.service, d.head, d.buf, d.end);
+  };
 
   #startRequest(svc: ServiceRuntime, head: RequestHead, buf: Buffer, offset: number): void {
     this.state = S_REQ;
@@ -273,6 +360,7 @@ export class ClientConn implements Expirable, UpstreamUser {
     this.dechunk = false;
     this.replay = null;
     this.replayBytes = 0;
+    this.rateStart = 0;
     const cfg = svc.config;
     if (head.method === 'CONNECT') {
       this.#refuse(405, 'CONNECT is not supported');
@@ -615,7 +703,31 @@ export class ClientConn implements Expirable, UpstreamUser {
         this.#writeClient(offset === 0 ? buf : buf.subarray(offset));
     }
     c.arm(cfg.timeouts.upstream_read);
+    if (this.svc!.limits.rate !== 0) this.#throttle(c);
   }
+
+  /**
+   * limit_rate: past limit_rate_after bytes, the response may have sent only
+   * rate × elapsed bytes; when it is ahead, stop reading the backend until the time
+   * those bytes were due (nginx sleeps the same way between writes).
+   */
+  #throttle(c: UpstreamConn): void {
+    const lim = this.svc!.limits;
+    const over = this.bytesOut - lim.rateAfter;
+    if (over <= 0 || this.rateTimer !== null) return;
+    const t = now();
+    if (this.rateStart === 0) this.rateStart = t;
+    const wait = this.rateStart + (over * 1000) / lim.rate - t;
+    if (wait < 1) return;
+    c.socket.pause();
+    c.arm(wait + this.svc!.config.timeouts.upstream_read);
+    this.rateTimer = setTimeout(this.#rateResume, wait);
+  }
+
+  #rateResume = (): void => {
+    this.rateTimer = null;
+    if (this.state === S_REQ && !this.waitingDrain && !this.viewsInFlight) this.up?.socket.resume();
+  };
 
   #writeRange = (buf: Buffer, start: number, end: number): void => {
     this.#writeClient(buf.subarray(start, end));
@@ -794,10 +906,10 @@ export class ClientConn implements Expirable, UpstreamUser {
     this.#nextRequest();
   }
 
-  /** Refuses a request the proxy will not forward, and closes the connection. */
-  #refuse(status: number, reason: string): void {
+  /** Refuses a request the proxy will not forward, and closes the connection. `logged`: the caller logged it (sampled). */
+  #refuse(status: number, reason: string, logged = false): void {
     if (this.state === S_CLOSED) return;
-    this.ctx.log.info({ client: this.remoteAddress, status, reason }, 'request refused');
+    if (!logged) this.#logRefusal(this.ctx.service.limits, STATUS_KEYS[status] ?? 'other', status, this.remoteAddress, reason);
     const wasReq = this.state === S_REQ;
     this.state = S_CLOSED;
     this.buf = null;
@@ -812,6 +924,10 @@ export class ClientConn implements Expirable, UpstreamUser {
 
   #nextRequest(): void {
     if (this.state === S_CLOSED) return;
+    if (this.rateTimer !== null) {
+      clearTimeout(this.rateTimer);
+      this.rateTimer = null;
+    }
     this.head = null;
     this.svc = null;
     this.res = null;

@@ -11,6 +11,7 @@ import { DeadlineSweeper } from '../../core/deadlines.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ClientConn, type ListenerContext } from './client.ts';
 import { ServiceRuntime, type BackendState, type Outcome } from './service.ts';
+import type { LimitsSnapshot } from '../limits/service-limits.ts';
 
 export interface HttpProxyOptions {
   log: Logger;
@@ -127,6 +128,8 @@ export interface ServiceSnapshot {
   panic: boolean;
   quorumLost: boolean;
   backends: BackendSnapshot[];
+  /** Per-client limits: the client table and every refusal counted (summed over workers). */
+  limits?: LimitsSnapshot;
 }
 
 export class HttpProxy {
@@ -337,6 +340,7 @@ export class HttpProxy {
       requests: s.requests,
       panic: s.panic,
       quorumLost: s.quorumLost,
+      limits: s.limits.snapshot(),
       backends: [...s.primaries, ...s.backups].map((b) => ({
         id: b.id,
         name: b.name,

@@ -10,6 +10,7 @@ import type { BackendConfig, ServiceConfig } from '../../config/schema.ts';
 import { splitHostPort } from '../../config/schema.ts';
 import type { BackendState, PassiveOutcome } from '../../health/index.ts';
 import { headerValue, type RequestHead } from './parse.ts';
+import { ServiceLimits } from '../limits/service-limits.ts';
 import { UpstreamPool } from './upstream.ts';
 
 /** A backend's state as health checks, passive detection and operators set it (the health module's). */
@@ -154,10 +155,13 @@ export class ServiceRuntime {
   // Counters.
   requests = 0;
   noBackend = 0;
+  /** Per-client limits (limit_conn, limit_req, limit_rate, allow / deny), kept across reloads. */
+  readonly limits: ServiceLimits;
 
   constructor(name: string, config: ServiceConfig, errorPage: Buffer | undefined, clusterName = 'palisade') {
     this.name = name;
     this.config = config;
+    this.limits = new ServiceLimits(config.limits);
     this.errorPage = errorPage;
     this.#clusterName = clusterName;
     this.#ctx = {
@@ -174,6 +178,7 @@ export class ServiceRuntime {
   apply(config: ServiceConfig, errorPage: Buffer | undefined): BackendRuntime[] {
     this.config = config;
     this.errorPage = errorPage;
+    this.limits.reconfigure(config.limits);
     const next = new Map<string, BackendRuntime>();
     const primaries: BackendRuntime[] = [];
     const backups: BackendRuntime[] = [];
