@@ -23,6 +23,8 @@ usage:
                                         take a backend out gracefully (drain), for maintenance, or back in
   palisade backend weight SERVICE BACKEND N -c FILE
                                         change a backend's weight at run time (0-1000)
+  palisade firewall plan|apply|confirm|status|remove -c FILE [--node NAME]
+                                        this node's nftables firewall (apply rolls back unless confirmed)
   palisade help                         this text
 
 The cluster file is documented in docs/cluster-file.md.`;
@@ -52,6 +54,10 @@ async function controlPathFor(file: string, node: string | undefined): Promise<s
 
 async function main(argv: string[]): Promise<void> {
   const cmd = argv[0];
+  if (cmd === 'firewall') {
+    process.exitCode = await (await import('./firewall.ts')).firewallMain(argv.slice(1));
+    return;
+  }
   const { values, positionals } = parseArgs({
     args: argv.slice(1),
     options: {
