@@ -9,6 +9,9 @@ packages=(
   iputils-arping  # gratuitous ARP after a VRRP takeover
   tcpdump         # system tests: captures on the lab bridge
   python3 make g++  # build the VRRP raw-socket addon (node-gyp) during npm ci
+  nftables        # firewall: nft -c checks of the generated ruleset, system tests load it in a lab namespace
+  hping3          # firewall system test: crafted stealth-scan flag combinations, spoofed sources, SYN floods
+  nmap            # firewall system test: -sN / -sF / -sX scans against a firewalled lab host
 )
 missing=()
 for p in "${packages[@]}"; do
