@@ -334,6 +334,11 @@ export class Lab {
     return this.#run('ip', ['netns', 'exec', this.host(host).ns, ...argv], opts);
   }
 
+  /** PIDs of every process in `host`'s namespace (ours, and what ours started there). */
+  pidsIn(host: string): number[] {
+    return nsPids(this.host(host).ns);
+  }
+
   /** Runs `ip -j ARGS` inside `host` and parses the JSON. */
   async ipJson<T = unknown>(host: string, args: readonly string[]): Promise<T> {
     const r = await this.exec(host, ['ip', '-j', ...args]);
