@@ -13,6 +13,7 @@ import { firewallProblems, firewallSchema } from './firewall-schema.ts';
 import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outlierSchema } from './health-schema.ts';
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
 import { limitsSchema } from './limits-schema.ts';
+import { monitorNodeProblems, monitorSchema } from './monitor-schema.ts';
 import { L4_SHARED, serviceByProtocol, tcpOptions, udpOptions } from './l4-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -281,8 +282,11 @@ export const clusterSchema = z
     vrrp: vrrpSchema.prefault({}),
     /** The nodes' nftables firewall; absent = none managed. See docs/firewall.md. */
     firewall: firewallSchema.optional(),
+    /** Monitoring (the Nagios job): hosts, services, contacts, notifications, history; absent = none. See docs/monitoring.md. */
+    monitor: monitorSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
+    for (const p of monitorNodeProblems(cfg.monitor, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     for (const p of firewallProblems(cfg.firewall, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     for (const [name, inst] of Object.entries(cfg.vrrp.instances)) {
       for (const member of Object.keys(inst.members)) {
