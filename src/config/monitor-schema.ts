@@ -377,8 +377,7 @@ export const monitorSchema = z
       .string()
       .refine((tz) => {
         try {
-          new Intl.DateTimeFormat('en-US', { timeZone: tz });
-          return true;
+          return new Intl.DateTimeFormat('en-US', { timeZone: tz }).resolvedOptions().timeZone !== '';
         } catch {
           return false;
         }
