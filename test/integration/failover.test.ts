@@ -191,3 +191,57 @@ test('resources follow the VIP: started in order on MASTER, stopped in reverse o
   await waitFor(async () => (await lines()).length >= 8, 5_000, 'd2 stopped its resources');
   assert.deepEqual((await lines()).slice(6, 8), ['stop-service', 'stop-mount']);
 });
+
+async function states(d: Daemon): Promise<Record<string, string>> {
+  return Object.fromEntries((await d.status()).vrrp.map((i) => [i.instance, i.state]));
+}
+
+test('sync group: when one instance of the group fails on the master, the others follow it into FAULT and the backup takes them all', async (t) => {
+  const b1 = await startBackend(t, 'web-d1');
+  const b2 = await startBackend(t, 'web-d2');
+  const port = await freePort();
+  const udp1 = await freePort();
+  const udp2 = await freePort();
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-sync-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'cluster.yaml');
+  const health = '{ type: tcp, interval: 100ms, fall: 1, rise: 1 }';
+  await writeFile(
+    file,
+    `runtime_dir: ${dir}
+log: { level: info, access: false }
+nodes:
+  d1: { address: 127.0.0.1 }
+  d2: { address: 127.0.0.2 }
+services:
+  www-d1: { listen: ${VIP}:${port}, nodes: [d1], backends: [${b1.address}], health: ${health} }
+  www-d2: { listen: ${VIP}:${port}, nodes: [d2], backends: [${b2.address}], health: ${health} }
+vrrp:
+  instances:
+    VI_1: { vrid: 51, interface: lo, transport: udp, udp_port: ${udp1}, advert_interval: 100ms, virtual_ipaddress: [${VIP}/32], members: { d1: 150, d2: 100 } }
+    VI_2: { vrid: 52, interface: lo, transport: udp, udp_port: ${udp2}, advert_interval: 100ms, virtual_ipaddress: [127.0.0.101/32], members: { d1: 150, d2: 100 }, track: [{ type: proxy }] }
+  sync_groups:
+    G1: [VI_1, VI_2]
+`,
+  );
+  const start = async (node: string) => {
+    const log = pino({ level: 'silent' });
+    const d = await Daemon.start({ file, node, log, controlSocket: join(dir, `${node}.sock`) });
+    t.after(() => d.stop(500));
+    return d;
+  };
+  const d1 = await start('d1');
+  const d2 = await start('d2');
+  await waitFor(async () => JSON.stringify(await states(d1)) === '{"VI_1":"MASTER","VI_2":"MASTER"}', 5_000, 'd1 master of both');
+  await waitFor(() => probe(port), 2_000, 'serving');
+  // d1's only backend dies: its proxy tracker fails VI_2 — and VI_1 follows, although nothing tracks it.
+  await b1.close();
+  await waitFor(async () => JSON.stringify(await states(d1)) === '{"VI_1":"FAULT","VI_2":"FAULT"}', 5_000, 'd1 FAULT for both');
+  assert.deepEqual((await d1.status()).vrrp.map((i) => [i.instance, i.faults]), [
+    ['VI_1', ['sync:G1']],
+    ['VI_2', ['track:proxy']],
+  ]);
+  await waitFor(async () => JSON.stringify(await states(d2)) === '{"VI_1":"MASTER","VI_2":"MASTER"}', 5_000, 'd2 master of both');
+  await waitFor(() => probe(port), 2_000, 'served by d2');
+  assert.ok(b2.seen.length > 0, "d2's backend answered");
+});

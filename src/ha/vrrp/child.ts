@@ -5,12 +5,12 @@
  * to it over IPC (messages.ts).
  */
 import { execFile } from 'node:child_process';
-import { memberInterface, type VrrpConfig, type VrrpInstanceConfig } from '../../config/ha-schema.ts';
+import { memberInterface, syncGroupOf, type VrrpConfig, type VrrpInstanceConfig } from '../../config/ha-schema.ts';
 import { errorMessage } from '../../core/errors.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
 import { VrrpInstance, type VipDriver } from './instance.ts';
 import type { FromVrrp, ToVrrp } from './messages.ts';
-import { effectivePriority, paramsFromConfig } from './state.ts';
+import { effectivePriority, paramsFromConfig, syncGroupEvents, type Transition } from './state.ts';
 import { ResourceGroup } from './resources.ts';
 import { TrackerRunner } from './track.ts';
 import { openRawTransport, type VrrpTransport } from './transport.ts';
@@ -56,6 +56,21 @@ async function openTransport(inst: VrrpInstanceConfig, node: string, address: st
   return openRawTransport({ interface: iface, source: inst.members[node]!.source_address, peers: inst.unicast ? peers : undefined });
 }
 
+/**
+ * keepalived `vrrp_sync_group`: after a member changed state or faults, the other
+ * members of its group (those this node runs) follow — to MASTER, to BACKUP, or into
+ * FAULT with reason `sync:GROUP`. Their own changes come back here; the events are
+ * only for differences, so the cascade ends.
+ */
+function followSyncGroup(vrrp: VrrpConfig, name: string, transition: Transition | undefined): void {
+  const group = syncGroupOf(vrrp, name);
+  if (group === undefined) return;
+  const members = instances.filter((vi) => vrrp.sync_groups[group]!.includes(vi.name));
+  if (members.length < 2) return;
+  const events = syncGroupEvents(group, members.map((vi) => ({ name: vi.name, state: vi.state })), transition === undefined ? undefined : { member: name, transition });
+  for (const e of events) members.find((vi) => vi.name === e.member)?.feed(e.event);
+}
+
 async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<string, string>): Promise<string[]> {
   const started: string[] = [];
   for (const [name, inst] of Object.entries(vrrp.instances)) {
@@ -76,6 +91,7 @@ async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<strin
       onTransition: (n, t, s) => send({ type: 'transition', instance: n, from: t.from, to: t.to, priority: s.effectivePriority }),
       onSplitBrain: (n, peer, peerPriority, localPriority) => send({ type: 'splitBrain', instance: n, peer, peerPriority, localPriority }),
       onNotify: (n, state, priority) => runNotify(inst, n, state, priority),
+      onChange: (n, transition) => followSyncGroup(vrrp, n, transition),
     });
     if (inst.resources.length > 0) {
       const group = new ResourceGroup(inst.resources, log!.child({ vrrp: name }), (reason, on) => vi.feed({ type: 'fault', on, reason }));

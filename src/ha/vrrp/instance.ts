@@ -27,6 +27,11 @@ export interface InstanceEvents {
   onSplitBrain?(name: string, peer: string, peerPriority: number, localPriority: number): void;
   /** A `notify` action: run the notify command of that state. */
   onNotify?(name: string, state: 'master' | 'backup' | 'fault' | 'stop', priority: number): void;
+  /**
+   * After a step that changed the state or the fault reasons (sync groups follow
+   * it). Called last, with the instance consistent: it may feed other instances.
+   */
+  onChange?(name: string, transition: Transition | undefined): void;
 }
 
 export interface InstanceStatus {
@@ -44,6 +49,10 @@ export interface InstanceStatus {
   dropped: Partial<Record<DropReason, number>>;
   splitBrains: number;
   faults: readonly string[];
+}
+
+function sameFaults(a: readonly string[], b: readonly string[]): boolean {
+  return a === b || (a.length === b.length && a.every((f, i) => f === b[i]));
 }
 
 export class VrrpInstance {
@@ -123,6 +132,7 @@ export class VrrpInstance {
   }
 
   #apply(r: StepResult): void {
+    const faultsBefore = this.#state.faults;
     this.#state = r.state;
     const t0 = r.transition;
     const res = this.resources;
@@ -136,6 +146,7 @@ export class VrrpInstance {
       this.#events.onTransition?.(this.name, t, r.state);
     }
     this.#arm(r.nextWakeAt);
+    if (r.transition !== undefined || !sameFaults(faultsBefore, r.state.faults)) this.#events.onChange?.(this.name, r.transition);
   }
 
   #arm(at: number | undefined): void {
