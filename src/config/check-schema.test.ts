@@ -27,7 +27,7 @@ test('built-in checks get their defaults', () => {
   });
   assert.deepEqual(checkSchema.parse({ builtin: 'procs', command: 'nginx', critical: '1:' }), { builtin: 'procs', timeout: 10_000, command: 'nginx', critical: '1:' });
   const t = checkSchema.parse({ builtin: 'tcp', port: 80, warning: '200ms' });
-  assert.deepEqual(t, { builtin: 'tcp', timeout: 10_000, host: '127.0.0.1', port: 80, warning: 200 });
+  assert.deepEqual(t, { builtin: 'tcp', timeout: 10_000, host: '127.0.0.1', port: 80, mismatch: 'WARNING', warning: 200 });
   const m = checkSchema.parse({ builtin: 'mysql_replica' });
   assert.ok('builtin' in m && m.builtin === 'mysql_replica');
   assert.equal(`${m.port} ${m.warning} ${m.critical}`, '3306 60 300');

@@ -189,8 +189,10 @@ const tcpCheck = z.strictObject({
   port: portSchema,
   /** Bytes to send after connecting (check_tcp -s). Default: nothing. */
   send: z.string().optional(),
-  /** A string the reply must contain (check_tcp -e); CRITICAL otherwise. Default: none (connect only). */
+  /** A string the reply must contain (check_tcp -e). Default: none (connect only). */
   expect: z.string().min(1, 'expected a non-empty string').optional(),
+  /** State when the reply does not contain `expect` (check_tcp -M). Default WARNING, as check_tcp. */
+  mismatch: stateName.default('WARNING'),
   /** WARNING when the response time is above this, in ms (check_tcp -w). Default: none. */
   warning: durationAtLeast(0).optional(),
   /** CRITICAL when the response time is above this, in ms (check_tcp -c). Default: none. */
