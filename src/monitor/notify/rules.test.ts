@@ -89,8 +89,11 @@ test('host states map to d / u / r', () => {
   }
 });
 
+function esc(e: Partial<EscalationConfig>): EscalationConfig {
+  return { first_notification: 3, last_notification: 5, contacts: ['boss'], contact_groups: [], escalation_period: '24x7', escalation_options: ['w', 'u', 'c', 'r'], ...e };
+}
+
 test('recipients: own contacts and groups, escalations by number, contact options and periods', () => {
-  const esc = (e: Partial<EscalationConfig>): EscalationConfig => ({ first_notification: 3, last_notification: 5, contacts: ['boss'], contact_groups: [], escalation_period: '24x7', escalation_options: ['w', 'u', 'c', 'r'], ...e });
   const dir = {
     contacts: {
       alice: { service_notification_options: ['w', 'u', 'c', 'r', 'f', 's'], host_notification_options: ['d'], notification_period: '24x7' },
