@@ -5,6 +5,7 @@
  * outcomes come back the other way. Operator drain / maint / weight live here too,
  * so that they survive a reload.
  */
+import type { EventSink } from '../core/events.ts';
 import type { AnyServiceConfig, ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { HealthMonitor, serviceHealthSpec, type AdminState, type HealthSnapshot, type ServiceHealthSpec } from '../health/index.ts';
@@ -55,12 +56,23 @@ export class HealthBridge {
   #config: ClusterConfig | undefined;
   #services: string[] = [];
 
-  constructor(log: Logger, sink: HealthSink) {
+  /** @param events where backend flips and quorum changes go as Palisade events (alerting, dashboard) */
+  constructor(log: Logger, sink: HealthSink, events?: EventSink) {
     this.#log = log;
     this.#sink = sink;
     this.monitor = new HealthMonitor({
       logger: log,
-      onFlip: (e) => this.#sink.setBackendState(e.service, e.backend, e.to),
+      onFlip: (e) => {
+        this.#sink.setBackendState(e.service, e.backend, e.to);
+        events?.emit({
+          kind: 'backend_state',
+          subject: `service/${e.service}/${e.backend}`,
+          state: e.to.toUpperCase(),
+          severity: e.to === 'down' ? 'critical' : e.to === 'up' ? 'info' : 'warning',
+          message: `backend ${e.backend} of ${e.service}: ${e.from} -> ${e.to} (${e.reason})`,
+          fields: { service: e.service, backend: e.backend, from: e.from, to: e.to, source: e.source, reason: e.reason },
+        });
+      },
       onWeight: (e) => this.#sink.setBackendWeight(e.service, e.backend, e.weight),
       // The monitor logs panic changes itself.
       onPanic: (e) => this.#sink.setPanic(e.service, e.panic),
@@ -73,8 +85,10 @@ export class HealthBridge {
         if (first && e.up) return;
         const svc = this.#config?.services[e.service];
         const to = svc?.sorry_server !== undefined ? `the sorry server ${svc.sorry_server}` : 'the error page (503)';
-        if (e.up) this.#log.info({ service: e.service, sum: e.sum, quorum: e.quorum }, `service ${e.service} quorum up (${e.sum} >= ${e.quorum}): traffic back to its backends`);
-        else this.#log.error({ service: e.service, sum: e.sum, quorum: e.quorum }, `service ${e.service} quorum down (${e.sum} < ${e.quorum}): traffic to ${to}`);
+        const message = e.up ? `service ${e.service} quorum up (${e.sum} >= ${e.quorum}): traffic back to its backends` : `service ${e.service} quorum down (${e.sum} < ${e.quorum}): traffic to ${to}`;
+        if (e.up) this.#log.info({ service: e.service, sum: e.sum, quorum: e.quorum }, message);
+        else this.#log.error({ service: e.service, sum: e.sum, quorum: e.quorum }, message);
+        events?.emit({ kind: 'quorum', subject: `service/${e.service}`, state: e.up ? 'QUORUM_UP' : 'QUORUM_LOST', severity: e.up ? 'info' : 'critical', message, fields: { service: e.service, sum: e.sum, quorum: e.quorum } });
         this.#sink.setQuorum(e.service, e.up);
       },
     });

@@ -7,6 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ClusterConfig } from '../config/schema.ts';
+import type { EventSink } from '../core/events.ts';
 import type { Logger } from '../core/logger.ts';
 import type { InstanceStatus } from '../ha/vrrp/instance.ts';
 import type { FromVrrp, ToVrrp } from '../ha/vrrp/messages.ts';
@@ -16,6 +17,8 @@ const CHILD = fileURLToPath(new URL('../ha/vrrp/child.ts', import.meta.url));
 export interface VrrpHooks {
   /** This node took or gave up these virtual addresses. */
   onVips(addresses: string[], held: boolean): void;
+  /** Transitions and split brains as Palisade events (alerting, dashboard). */
+  events?: EventSink;
 }
 
 /** The VIP addresses of the instances `node` takes part in. */
@@ -107,12 +110,32 @@ export class VrrpSupervisor {
         }
         this.#hooks.onVips(m.addresses, m.held);
         return;
-      case 'transition':
-        this.#log.info({ vrrp: m.instance, from: m.from, to: m.to, priority: m.priority, event: 'vrrp_transition' }, `VRRP ${m.instance}: ${m.from} -> ${m.to}`);
+      case 'transition': {
+        const message = `VRRP ${m.instance}: ${m.from} -> ${m.to}`;
+        this.#log.info({ vrrp: m.instance, from: m.from, to: m.to, priority: m.priority, event: 'vrrp_transition' }, message);
+        this.#hooks.events?.emit({
+          kind: 'vrrp_transition',
+          subject: `vrrp/${m.instance}`,
+          state: m.to,
+          severity: m.to === 'FAULT' ? 'critical' : m.to === 'MASTER' || m.to === 'BACKUP' ? 'info' : 'warning',
+          message,
+          fields: { instance: m.instance, from: m.from, to: m.to, priority: m.priority },
+        });
         return;
-      case 'splitBrain':
-        this.#log.error({ vrrp: m.instance, peer: m.peer, peer_priority: m.peerPriority, priority: m.localPriority, event: 'split_brain' }, `split brain on ${m.instance}: ${m.peer} is master too`);
+      }
+      case 'splitBrain': {
+        const message = `split brain on ${m.instance}: ${m.peer} is master too (priority ${m.peerPriority}, ours ${m.localPriority})`;
+        this.#log.error({ vrrp: m.instance, peer: m.peer, peer_priority: m.peerPriority, priority: m.localPriority, event: 'split_brain' }, message);
+        this.#hooks.events?.emit({
+          kind: 'split_brain',
+          subject: `vrrp/${m.instance}`,
+          state: 'SPLIT_BRAIN',
+          severity: 'critical',
+          message,
+          fields: { instance: m.instance, peer: m.peer, peerPriority: m.peerPriority, priority: m.localPriority },
+        });
         return;
+      }
       case 'status':
         this.#pending.get(m.id)?.(m.instances);
         this.#pending.delete(m.id);
