@@ -9,6 +9,8 @@ packages=(
   iputils-arping  # gratuitous ARP after a VRRP takeover
   tcpdump         # system tests: captures on the lab bridge
   python3 make g++  # build the VRRP raw-socket addon (node-gyp) during npm ci
+  monitoring-plugins  # monitor: the real Nagios plugins (check_load, check_tcp...) run through the plugin runner in tests
+  mariadb-server      # monitor: a real source/replica pair for the mysql_replica check test
   nftables        # firewall: nft -c checks of the generated ruleset, system tests load it in a lab namespace
   hping3          # firewall system test: crafted stealth-scan flag combinations, spoofed sources, SYN floods
   nmap            # firewall system test: -sN / -sF / -sX scans against a firewalled lab host
