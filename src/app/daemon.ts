@@ -17,6 +17,8 @@ import { WorkerPool } from './workers.ts';
 import { takesPartInVrrp, vipHostsOf, VrrpSupervisor } from './vrrp.ts';
 import type { InstanceStatus } from '../ha/vrrp/instance.ts';
 import { HealthBridge, healthReason, type HealthPush, type HealthSink, type OperatorAction } from './health.ts';
+import { startL4, withL4 } from './l4.ts';
+import type { L4Proxy } from '../proxy/tcp/proxy.ts';
 
 export interface DaemonOptions {
   /** The cluster file (re-read on reload). */
@@ -73,6 +75,8 @@ export class Daemon {
   #node: SelectedNode;
   readonly #requestedNode: string | undefined;
   #proxy: HttpProxy | undefined;
+  /** tcp/udp services, in this (primary) process; see app/l4.ts. */
+  #l4: L4Proxy | undefined;
   #pool: WorkerPool | undefined;
   #health: HealthBridge | undefined;
   #vrrp: VrrpSupervisor | undefined;
@@ -119,6 +123,7 @@ export class Daemon {
     if (takesPartInVrrp(config, this.#node.name)) {
       const vrrp = new VrrpSupervisor(config, this.#node.name, this.log, {
         onVips: (addresses, held) => {
+          void this.#l4?.setVipsHeld(addresses, held);
           if (this.#pool !== undefined) this.#pool.setVipsHeld(addresses, held);
           else void this.#proxy?.setVipsHeld(addresses, held);
         },
@@ -138,6 +143,7 @@ export class Daemon {
   }
 
   async #startProxy(config: ClusterConfig, baseDir: string, vipHosts: string[]): Promise<void> {
+    this.#l4 = await startL4(config, this.#node.services, this.log, vipHosts, (service, backend, outcome) => this.#health?.report(service, backend, outcome));
     if (this.#node.workers > 1) {
       const health = new HealthBridge(this.log, NULL_SINK);
       this.#health = health;
@@ -147,7 +153,7 @@ export class Daemon {
       });
       this.#pool = pool;
       // Workers that have not applied the config yet ignore pushes; they get the whole state once they have.
-      health.sink = broadcastSink(pool);
+      health.sink = withL4(this.#l4, broadcastSink(pool));
       health.update(config, this.#node.services);
       try {
         await pool.start(config, this.#node.services, baseDir, vipHosts);
@@ -161,7 +167,7 @@ export class Daemon {
       this.#proxy = proxy;
       proxy.setVipHosts(vipHosts);
       await proxy.apply(config, this.#node.services, baseDir);
-      this.#health = new HealthBridge(this.log, proxy);
+      this.#health = new HealthBridge(this.log, withL4(this.#l4, proxy));
       this.#health.update(config, this.#node.services);
     }
   }
@@ -240,6 +246,7 @@ export class Daemon {
       } else if (this.#proxy !== undefined) {
         await this.#proxy.apply(loaded.config, node.services, baseDir);
       }
+      await this.#l4?.apply(loaded.config, node.services);
       this.#health?.update(loaded.config, node.services);
     } catch (err) {
       const errors = [errorMessage(err)];
@@ -254,7 +261,7 @@ export class Daemon {
   }
 
   async status(): Promise<DaemonStatus> {
-    const services = this.#pool !== undefined ? await this.#pool.snapshot() : (this.#proxy?.snapshot() ?? []);
+    const services = [...(this.#pool !== undefined ? await this.#pool.snapshot() : (this.#proxy?.snapshot() ?? [])), ...(this.#l4?.snapshot() ?? [])];
     const health = this.#health?.snapshot();
     for (const s of services) {
       const hs = health?.services.find((x) => x.service === s.name);
@@ -304,7 +311,7 @@ export class Daemon {
     // Resign the VIPs first (priority 0: the backup takes over within its skew time), then drain.
     if (this.#proxyTimer !== undefined) clearInterval(this.#proxyTimer);
     await this.#vrrp?.stop();
-    await Promise.all([this.#proxy?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close()]);
+    await Promise.all([this.#proxy?.close(graceMs), this.#l4?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close()]);
     this.log.flush();
   }
 

@@ -100,6 +100,14 @@ const L4_KEYS = new Set([...Object.keys(L4_SHARED), ...Object.keys(tcpOptions), 
 const TCP_KEYS = new Set([...Object.keys(L4_SHARED), ...Object.keys(tcpOptions)]);
 const UDP_KEYS = new Set([...Object.keys(L4_SHARED), ...Object.keys(udpOptions)]);
 
+/** Parses `v` with `schema`, passing every issue on to `ctx` (paths relative to the value). */
+function parseInto(schema: z.ZodType, v: unknown, ctx: z.core.$RefinementCtx): unknown {
+  const r = schema.safeParse(v);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) ctx.addIssue({ ...issue } as z.core.$ZodRawIssue);
+  return z.NEVER;
+}
+
 type Keyed = z.ZodType & { readonly shape: Record<string, unknown> };
 
 /**
@@ -112,11 +120,13 @@ export function serviceByProtocol<H extends Keyed, T extends Keyed, U extends Ke
   const union = z.discriminatedUnion('protocol', [http as unknown as z.ZodObject, tcp as unknown as z.ZodObject, udp as unknown as z.ZodObject], {
     error: 'expected protocol: http, tcp or udp',
   });
-  return z.preprocess((v, ctx) => {
-    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  // A transform that runs the union itself, so that both the wrong-kind options and
+  // the union's own problems are reported in one pass (a preprocess step would stop at the first).
+  return z.unknown().transform((v, ctx) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return parseInto(union, v, ctx);
     const obj = v as Record<string, unknown>;
     const protocol = obj.protocol ?? 'http';
-    if (protocol !== 'http' && protocol !== 'tcp' && protocol !== 'udp') return v;
+    if (protocol !== 'http' && protocol !== 'tcp' && protocol !== 'udp') return parseInto(union, v, ctx);
     const own = protocol === 'http' ? httpKeys : protocol === 'tcp' ? TCP_KEYS : UDP_KEYS;
     let out: Record<string, unknown> | undefined;
     for (const key of Object.keys(obj)) {
@@ -130,6 +140,6 @@ export function serviceByProtocol<H extends Keyed, T extends Keyed, U extends Ke
       out ??= { ...obj };
       delete out[key];
     }
-    return out ?? v;
-  }, union) as unknown as z.ZodType<z.output<H> | z.output<T> | z.output<U>, z.input<H> | z.input<T> | z.input<U>>;
+    return parseInto(union, out ?? v, ctx);
+  }) as unknown as z.ZodType<z.output<H> | z.output<T> | z.output<U>, z.input<H> | z.input<T> | z.input<U>>;
 }
