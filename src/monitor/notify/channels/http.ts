@@ -1,0 +1,7 @@
+/** One HTTP request with a time limit; a non-2xx answer is a failure. */
+export async function httpSend(url: string, init: { method: string; headers: Record<string, string>; body?: string | undefined }, timeoutMs: number, signal: AbortSignal): Promise<void> {
+  const res = await fetch(url, { method: init.method, headers: init.headers, body: init.body, signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]), redirect: 'error' });
+  // Read (and drop) a bounded amount of the answer so the connection can be reused.
+  const text = (await res.text()).slice(0, 200);
+  if (res.status < 200 || res.status > 299) throw new Error(`HTTP ${res.status} from ${new URL(url).host}${text ? `: ${text}` : ''}`);
+}
