@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'PALISADE_HA_GARP'
   /** A command Palisade runs (ip, arping, a tracker or resource) is missing, timed out or was cancelled. */
   | 'PALISADE_HA_COMMAND'
+  /** nft is missing, lacks CAP_NET_ADMIN, refused a ruleset, or a firewall rollback failed. */
+  | 'PALISADE_FIREWALL_NFT'
   | 'PALISADE_INTERNAL';
 
 export interface PalisadeErrorOptions {

@@ -7,6 +7,7 @@
  *
  * The waiting is injected (`confirm`), so the flow is tested without a terminal.
  */
+import { PalisadeError } from '../core/errors.ts';
 import type { Nft } from './nft.ts';
 import { restoreRuleset } from './render.ts';
 
@@ -33,10 +34,10 @@ export interface ApplyResult {
   hadTable: boolean;
 }
 
-export class RollbackError extends Error {
+export class RollbackError extends PalisadeError {
   readonly saved: string | undefined;
   constructor(message: string, saved: string | undefined, cause: unknown) {
-    super(message, { cause });
+    super('PALISADE_FIREWALL_NFT', 'internal', message, { cause });
     this.name = 'RollbackError';
     this.saved = saved;
   }

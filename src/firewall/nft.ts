@@ -6,16 +6,17 @@
 import { execFile } from 'node:child_process';
 import { access, constants } from 'node:fs/promises';
 import { join } from 'node:path';
+import { PalisadeError } from '../core/errors.ts';
 import { TABLE_FAMILY, TABLE_NAME } from './render.ts';
 
 /** Why an nft call failed: the program is missing, it lacks the capability, nft refused the input, or it did not finish. */
 export type NftFailure = 'missing' | 'permission' | 'refused' | 'timeout';
 
-export class NftError extends Error {
+export class NftError extends PalisadeError {
   readonly failure: NftFailure;
   readonly stderr: string;
   constructor(failure: NftFailure, message: string, stderr = '') {
-    super(message);
+    super('PALISADE_FIREWALL_NFT', 'internal', message);
     this.name = 'NftError';
     this.failure = failure;
     this.stderr = stderr;
