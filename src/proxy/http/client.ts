@@ -62,6 +62,18 @@ const EMPTY_BUFFER = Buffer.alloc(0);
 /** Bodies up to this size are copied behind the head for a single write; larger ones go out with writev. */
 const COALESCE_MAX = 16 * 1024;
 
+/**
+ * Whether `buf` holds an empty line made of a bare LF ("\n\n" or "\r\n\n") after
+ * something other than the CR/LF allowed between pipelined requests: a head that
+ * would otherwise wait for a CRLFCRLF that never comes.
+ */
+function bareLfHeadEnd(buf: Buffer, from: number): boolean {
+  const i = buf.indexOf('\n\n', from > 0 ? from - 1 : 0, 'latin1');
+  if (i < 0) return false;
+  for (let k = 0; k < i; k++) if (buf[k] !== 0x0d && buf[k] !== 0x0a) return true;
+  return false;
+}
+
 export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
   readonly socket: Socket;
   readonly ctx: ListenerContext;
@@ -277,6 +289,11 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
     if (end < 0) {
       if (buf.length > limit) {
         this.#refuse(431, 'request head too large');
+        return;
+      }
+      // A head ended by bare LFs never matches CRLFCRLF: refuse it now rather than at the header timeout.
+      if (bareLfHeadEnd(buf, from)) {
+        this.#refuse(400, 'bare LF line endings in the request head');
         return;
       }
       // A lone CRLF or LF between pipelined requests is allowed (RFC 9112 §2.2); anything else keeps accumulating.
@@ -582,8 +599,16 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
           this.#attemptFailed(c, 'invalid_header', 'response head too large');
           return;
         }
+        if (bareLfHeadEnd(offset === 0 ? buf : buf.subarray(offset), Math.max(0, from - offset))) {
+          this.#attemptFailed(c, 'invalid_header', 'bare LF line endings in the response head');
+          return;
+        }
         // Copied: the chunk is a view of the upstream connection's reused read buffer.
         this.resBuf = Buffer.from(offset === 0 ? buf : buf.subarray(offset));
+        return;
+      }
+      if (end - offset > cfg.client.max_header_size) {
+        this.#attemptFailed(c, 'invalid_header', 'response head too large');
         return;
       }
       let r: ResponseHead;
