@@ -9,6 +9,7 @@
 import { loadClusterFile, type LoadedConfig } from '../config/load.ts';
 import type { ClusterConfig } from '../config/schema.ts';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.ts';
+import { EventBus } from '../core/events.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { configBaseDir, HttpProxy, type ServiceSnapshot } from '../proxy/http/server.ts';
 import { ControlServer, controlSocketPath, defaultRuntimeDir, type ControlRequest } from './control.ts';
@@ -83,6 +84,8 @@ export class Daemon {
   #control: ControlServer | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #stopped = false;
+  /** Palisade's own events (VRRP, backends, quorum) for alerting and the dashboard. */
+  readonly events: EventBus;
 
   private constructor(file: string, loaded: LoadedConfig, node: SelectedNode, requested: string | undefined, log: Logger) {
     this.file = file;
@@ -90,6 +93,7 @@ export class Daemon {
     this.#node = node;
     this.#requestedNode = requested;
     this.log = log;
+    this.events = new EventBus(node.name, { onListenerError: (err, e) => log.error({ err: errorMessage(err), event: e.kind }, 'an event listener failed') });
   }
 
   /** Loads, validates and starts. Throws (starting nothing) if the file is invalid or a listener cannot open. */
@@ -121,31 +125,44 @@ export class Daemon {
     const vipHosts = vipHostsOf(config, this.#node.name);
     if (this.#node.services.length > 0) await this.#startProxy(config, baseDir, vipHosts);
     if (takesPartInVrrp(config, this.#node.name)) {
-      const vrrp = new VrrpSupervisor(config, this.#node.name, this.log, {
-        onVips: (addresses, held) => {
-          void this.#l4?.setVipsHeld(addresses, held);
-          if (this.#pool !== undefined) this.#pool.setVipsHeld(addresses, held);
-          else void this.#proxy?.setVipsHeld(addresses, held);
-        },
-      });
-      this.#vrrp = vrrp;
-      vrrp.setProxy(this.#proxyServing());
       try {
-        await vrrp.start();
+        await this.#startVrrp(config);
       } catch (err) {
         await this.stop(0);
         throw err;
       }
-      // The built-in `proxy` tracker: a director whose proxy cannot serve hands the VIP over.
-      this.#proxyTimer = setInterval(() => vrrp.setProxy(this.#proxyServing()), 500);
-      this.#proxyTimer.unref();
     }
+  }
+
+  /** Starts this node's VRRP process; rejects with its reason if the instances cannot run. */
+  async #startVrrp(config: ClusterConfig): Promise<void> {
+    const vrrp = new VrrpSupervisor(config, this.#node.name, this.log, {
+      events: this.events,
+      onVips: (addresses, held) => {
+        void this.#l4?.setVipsHeld(addresses, held);
+        if (this.#pool !== undefined) this.#pool.setVipsHeld(addresses, held);
+        else void this.#proxy?.setVipsHeld(addresses, held);
+      },
+    });
+    this.#vrrp = vrrp;
+    vrrp.setProxy(this.#proxyServing());
+    try {
+      await vrrp.start();
+    } catch (err) {
+      this.#vrrp = undefined;
+      await vrrp.stop();
+      throw err;
+    }
+    // The built-in `proxy` tracker: a director whose proxy cannot serve hands the VIP over.
+    if (this.#proxyTimer !== undefined) clearInterval(this.#proxyTimer);
+    this.#proxyTimer = setInterval(() => vrrp.setProxy(this.#proxyServing()), 500);
+    this.#proxyTimer.unref();
   }
 
   async #startProxy(config: ClusterConfig, baseDir: string, vipHosts: string[]): Promise<void> {
     this.#l4 = await startL4(config, this.#node.services, this.log, vipHosts, (service, backend, outcome) => this.#health?.report(service, backend, outcome));
     if (this.#node.workers > 1) {
-      const health = new HealthBridge(this.log, NULL_SINK);
+      const health = new HealthBridge(this.log, NULL_SINK, this.events);
       this.#health = health;
       const pool = new WorkerPool(this.#node.workers, this.log, {
         onOutcome: (service, backend, outcome) => health.report(service, backend, outcome),
@@ -167,7 +184,7 @@ export class Daemon {
       this.#proxy = proxy;
       proxy.setVipHosts(vipHosts);
       await proxy.apply(config, this.#node.services, baseDir);
-      this.#health = new HealthBridge(this.log, withL4(this.#l4, proxy));
+      this.#health = new HealthBridge(this.log, withL4(this.#l4, proxy), this.events);
       this.#health.update(config, this.#node.services);
     }
   }
@@ -232,16 +249,17 @@ export class Daemon {
       for (const e of errors) this.log.error(e);
       return { ok: false, errors };
     }
-    if (JSON.stringify(loaded.config.vrrp) !== JSON.stringify(this.#loaded.config.vrrp)) {
-      this.log.warn({ file: this.file }, 'changes to vrrp: take effect at restart; the running VRRP instances keep their settings');
-    }
     if (node.workers !== this.#node.workers) {
       this.log.warn({ workers: node.workers, running: this.#node.workers }, 'a change of workers takes effect at restart');
     }
     const baseDir = configBaseDir(this.file);
+    // Listeners on VIPs open only while the VIP is held: the proxies learn the new VIP list first.
+    const vipHosts = vipHostsOf(loaded.config, node.name);
+    this.#proxy?.setVipHosts(vipHosts);
+    this.#l4?.setVipHosts(vipHosts);
     try {
       if (this.#pool !== undefined) {
-        const errors = await this.#pool.apply(loaded.config, node.services, baseDir);
+        const errors = await this.#pool.apply(loaded.config, node.services, baseDir, vipHosts);
         if (errors.length > 0) throw new Error(errors.join('; '));
       } else if (this.#proxy !== undefined) {
         await this.#proxy.apply(loaded.config, node.services, baseDir);
@@ -253,9 +271,10 @@ export class Daemon {
       this.log.error({ file: this.file, errors }, 'reload failed to apply, still running the previous config');
       return { ok: false, errors };
     }
+    const vrrpNote = await this.#reloadVrrp(loaded.config);
     this.#loaded = loaded;
     this.#node = { ...node, workers: this.#node.workers };
-    const summary = `reloaded ${this.file}: ${node.services.length} service(s)`;
+    const summary = `reloaded ${this.file}: ${node.services.length} service(s)${vrrpNote}`;
     this.log.info({ file: this.file, services: node.services }, summary);
     return { ok: true, errors: [], summary };
   }
@@ -283,12 +302,51 @@ export class Daemon {
     };
   }
 
+  /**
+   * VRRP on reload: unchanged instances keep running, a priority change applies in
+   * place, other changes restart the instance; a node that joins or leaves every
+   * instance starts or stops its VRRP process. Returns a note for the summary.
+   */
+  async #reloadVrrp(config: ClusterConfig): Promise<string> {
+    const node = this.#node.name;
+    const was = this.#vrrp;
+    const now = takesPartInVrrp(config, node);
+    if (was === undefined && !now) return '';
+    if (JSON.stringify(config.vrrp) === JSON.stringify(this.#loaded.config.vrrp) && JSON.stringify(config.nodes) === JSON.stringify(this.#loaded.config.nodes)) return '';
+    if (was !== undefined && !now) {
+      await was.stop();
+      this.#vrrp = undefined;
+      if (this.#proxyTimer !== undefined) clearInterval(this.#proxyTimer);
+      this.log.info('this node is in no VRRP instance any more: its VRRP process stopped');
+      return '; vrrp: stopped';
+    }
+    if (was === undefined) {
+      await this.#startVrrp(config);
+      return '; vrrp: started';
+    }
+    const r = await was.reload(config);
+    const parts = [
+      r.reprioritized.length > 0 ? `${r.reprioritized.join(', ')} priority changed` : '',
+      r.restarted.length > 0 ? `${r.restarted.join(', ')} restarted` : '',
+      r.started.length > 0 ? `${r.started.join(', ')} started` : '',
+      r.stopped.length > 0 ? `${r.stopped.join(', ')} stopped` : '',
+      r.kept.length > 0 ? `${r.kept.join(', ')} unchanged` : '',
+      r.error !== undefined ? `error: ${r.error}` : '',
+    ].filter((p) => p !== '');
+    this.log[r.error === undefined ? 'info' : 'error']({ vrrp: r }, `VRRP reloaded: ${parts.join('; ')}`);
+    return `; vrrp: ${parts.join('; ')}`;
+  }
+
   async #onControl(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case 'reload':
         return this.reload();
       case 'status':
         return { ok: true, status: await this.status() };
+      case 'events': {
+        const { limit } = req as { limit?: unknown };
+        return { ok: true, events: this.events.recent(typeof limit === 'number' && limit > 0 ? limit : undefined) };
+      }
       case 'backend': {
         if (this.#health === undefined) return { ok: false, error: 'this node runs no services' };
         const { service, backend, action, weight } = req as { service?: unknown; backend?: unknown; action?: unknown; weight?: unknown };

@@ -35,6 +35,16 @@ export function takesPartInVrrp(config: ClusterConfig, node: string): boolean {
   return Object.values(config.vrrp.instances).some((i) => i.members[node] !== undefined);
 }
 
+/** What a reload did to this node's VRRP instances. */
+export interface VrrpReloadResult {
+  kept: string[];
+  reprioritized: string[];
+  restarted: string[];
+  started: string[];
+  stopped: string[];
+  error?: string;
+}
+
 export class VrrpSupervisor {
   readonly #log: Logger;
   readonly #hooks: VrrpHooks;
@@ -43,6 +53,7 @@ export class VrrpSupervisor {
   #stopping = false;
   #nextId = 1;
   readonly #pending = new Map<number, (s: InstanceStatus[]) => void>();
+  readonly #reloads = new Map<number, (r: VrrpReloadResult) => void>();
   #restarts: number[] = [];
   /** VIPs the child reported holding. */
   readonly #held = new Set<string>();
@@ -140,6 +151,12 @@ export class VrrpSupervisor {
         this.#pending.get(m.id)?.(m.instances);
         this.#pending.delete(m.id);
         return;
+      case 'reloaded': {
+        const { type: _t, id: _i, ...r } = m;
+        this.#reloads.get(m.id)?.(r);
+        this.#reloads.delete(m.id);
+        return;
+      }
       default:
         return;
     }
@@ -164,6 +181,30 @@ export class VrrpSupervisor {
       if (this.#stopping) return;
       this.start().catch((err: unknown) => this.#log.error({ err: String(err) }, 'the VRRP process failed to restart'));
     }, delay).unref();
+  }
+
+  /**
+   * Applies a reloaded config: unchanged instances keep running (no failover), a
+   * priority change is applied in place, other changes restart that instance. A
+   * restarted child (after a crash) starts from the new config too.
+   */
+  reload(config: ClusterConfig): Promise<VrrpReloadResult> {
+    const nodeAddresses = Object.fromEntries(Object.entries(config.nodes).map(([n, c]) => [n, c.address]));
+    this.#start = { ...this.#start, vrrp: config.vrrp, nodeAddresses };
+    const child = this.#child;
+    if (child === undefined || !child.connected) return Promise.resolve({ kept: [], reprioritized: [], restarted: [], started: [], stopped: [], error: 'the VRRP process is not running; it restarts with the new settings' });
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#reloads.delete(id);
+        resolve({ kept: [], reprioritized: [], restarted: [], started: [], stopped: [], error: 'the VRRP process did not answer the reload within 15 s' });
+      }, 15_000);
+      this.#reloads.set(id, (r) => {
+        clearTimeout(timer);
+        resolve(r);
+      });
+      child.send({ type: 'reload', id, vrrp: config.vrrp, node: this.#start.node, nodeAddresses } satisfies ToVrrp);
+    });
   }
 
   status(): Promise<InstanceStatus[]> {

@@ -133,8 +133,7 @@ export class WorkerPool {
   }
 
   /** Sends a new config to every worker; resolves with the errors (empty when all applied it). */
-  async apply(config: ClusterConfig, services: string[], baseDir: string): Promise<string[]> {
-    const vipHosts = this.#current?.vipHosts ?? [];
+  async apply(config: ClusterConfig, services: string[], baseDir: string, vipHosts: string[] = this.#current?.vipHosts ?? []): Promise<string[]> {
     const results = await this.#ask(this.#workers, { type: 'apply', id: 0, config, services, baseDir, vipHosts });
     const errors = results.flatMap((r) => (r.type === 'applied' && !r.ok ? [r.error ?? 'unknown error'] : []));
     if (errors.length === 0) this.#current = { config, services, baseDir, vipHosts };

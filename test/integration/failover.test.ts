@@ -119,6 +119,9 @@ test('the master serves the VIP; a graceful stop hands it to the backup within a
   assert.ok(gap < 1_500, `graceful handover gap ${gap.toFixed(0)} ms`);
   t.diagnostic(`graceful handover: clients cut off for ${(firstOkAfter - lastFail < 0 ? 0 : gap).toFixed(0)} ms from the stop (advert 100 ms)`);
   assert.ok(d2.lines.some((l) => l.event === 'vrrp_transition' && l.to === 'MASTER'));
+  // The same as a Palisade event, for alerting and the dashboard.
+  const ev = d2.d.events.recent().filter((e) => e.kind === 'vrrp_transition').map((e) => [e.subject, e.state, e.node, e.severity]);
+  assert.deepEqual(ev.slice(-1), [['vrrp/VI_1', 'MASTER', 'd2', 'info']]);
 });
 
 test('when the master crashes (its VRRP process killed), the backup takes over after the master down interval', async (t) => {
@@ -244,4 +247,43 @@ vrrp:
   await waitFor(async () => JSON.stringify(await states(d2)) === '{"VI_1":"MASTER","VI_2":"MASTER"}', 5_000, 'd2 master of both');
   await waitFor(() => probe(port), 2_000, 'served by d2');
   assert.ok(b2.seen.length > 0, "d2's backend answered");
+});
+
+function transitions(lines: Record<string, unknown>[]): number {
+  return lines.filter((l) => l.event === 'vrrp_transition').length;
+}
+
+test('reload: unchanged VRRP instances keep running (no transition), a priority change applies in place (the backup preempts), other changes restart the instance', async (t) => {
+  const { start, dir } = await cluster(t);
+  const file = join(dir, 'cluster.yaml');
+  const { readFile } = await import('node:fs/promises');
+  const original = await readFile(file, 'utf8');
+  const d1 = await start('d1');
+  const d2 = await start('d2');
+  await waitFor(async () => (await d1.d.status()).vrrp[0]?.state === 'MASTER' && (await d2.d.status()).vrrp[0]?.state === 'BACKUP', 3_000, 'roles');
+  const before = transitions(d1.lines);
+
+  // Nothing in vrrp: changed: the instance keeps its state.
+  await writeFile(file, original.replace('log: { level: info, access: false }', 'log: { level: info, access: true }'));
+  const r1 = await d1.d.reload();
+  assert.equal(r1.ok, true, r1.errors.join('; '));
+  await sleep(500);
+  assert.equal(transitions(d1.lines), before, 'no VRRP transition on a reload that does not touch it');
+  assert.equal((await d1.d.status()).vrrp[0]?.state, 'MASTER');
+
+  // d2's priority goes above d1's: applied in place, d2 preempts.
+  await writeFile(file, original.replace('members: { d1: 150, d2: 100 }', 'members: { d1: 150, d2: 200 }'));
+  const r2 = await d2.d.reload();
+  assert.equal(r2.ok, true, r2.errors.join('; '));
+  assert.match(r2.summary ?? '', /vrrp: VI_1 priority changed/);
+  await waitFor(async () => (await d2.d.status()).vrrp[0]?.state === 'MASTER', 3_000, 'd2 preempts');
+  assert.equal((await d2.d.status()).vrrp[0]?.effectivePriority, 200);
+  await waitFor(async () => (await d1.d.status()).vrrp[0]?.state === 'BACKUP', 3_000, 'd1 backup');
+
+  // Another change (the advert interval): d1's instance restarts with it.
+  await writeFile(file, original.replace('members: { d1: 150, d2: 100 }', 'members: { d1: 150, d2: 200 }').replace('advert_interval: 100ms', 'advert_interval: 200ms'));
+  const r3 = await d1.d.reload();
+  assert.equal(r3.ok, true, r3.errors.join('; '));
+  assert.match(r3.summary ?? '', /vrrp: VI_1 restarted/);
+  await waitFor(async () => (await d1.d.status()).vrrp[0]?.state === 'BACKUP', 3_000, 'd1 back as backup');
 });

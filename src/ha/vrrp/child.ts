@@ -20,9 +20,22 @@ import { openUdpTransport } from './transport-udp.ts';
 const send = (m: FromVrrp) => {
   if (process.connected) process.send?.(m);
 };
-const instances: VrrpInstance[] = [];
-const trackers: TrackerRunner[] = [];
-const groups: ResourceGroup[] = [];
+/** One running instance with what belongs to it. */
+interface Running {
+  vi: VrrpInstance;
+  tracker: TrackerRunner | undefined;
+  group: ResourceGroup | undefined;
+  /** Its settings without this member's priority: equal keys → kept on reload. */
+  key: string;
+  /** This member's configured priority (trackers adjust from it). */
+  base: number;
+  /** The trackers' last adjustment. */
+  delta: number;
+}
+
+const running = new Map<string, Running>();
+let current: VrrpConfig | undefined;
+let proxyOk: boolean | undefined;
 let log: Logger | undefined;
 
 /** A VIP driver that also tells the daemon, which opens or drains the listeners on the VIPs. */
@@ -62,66 +75,143 @@ async function openTransport(inst: VrrpInstanceConfig, node: string, address: st
  * FAULT with reason `sync:GROUP`. Their own changes come back here; the events are
  * only for differences, so the cascade ends.
  */
-function followSyncGroup(vrrp: VrrpConfig, name: string, transition: Transition | undefined): void {
+function followSyncGroup(name: string, transition: Transition | undefined): void {
+  const vrrp = current;
+  if (vrrp === undefined) return;
   const group = syncGroupOf(vrrp, name);
   if (group === undefined) return;
-  const members = instances.filter((vi) => vrrp.sync_groups[group]!.includes(vi.name));
+  const members = [...running.values()].map((r) => r.vi).filter((vi) => vrrp.sync_groups[group]!.includes(vi.name));
   if (members.length < 2) return;
   const events = syncGroupEvents(group, members.map((vi) => ({ name: vi.name, state: vi.state })), transition === undefined ? undefined : { member: name, transition });
   for (const e of events) members.find((vi) => vi.name === e.member)?.feed(e.event);
 }
 
-async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<string, string>): Promise<string[]> {
-  const started: string[] = [];
-  for (const [name, inst] of Object.entries(vrrp.instances)) {
-    const member = inst.members[node];
-    if (member === undefined) continue;
-    const address = member.source_address ?? nodeAddresses[node]!;
-    const peers = [
-      ...Object.keys(inst.members)
-        .filter((n) => n !== node)
-        .map((n) => inst.members[n]!.source_address ?? nodeAddresses[n]!),
-      ...inst.unicast_peers,
-    ];
-    const transport = await openTransport(inst, node, address, peers);
-    const addresses = inst.virtual_ipaddress.map((v) => v.address);
-    // With the udp transport the VIP is simulated: holding it means serving on it.
-    const os = inst.transport === 'raw' ? (await import('./vips-os.ts')).osVipDriver(inst, memberInterface(inst, node)!, log!) : undefined;
-    const vi = new VrrpInstance(name, inst, paramsFromConfig(name, inst, node, address), transport, reporting(name, os, addresses), log!, {
-      onTransition: (n, t, s) => send({ type: 'transition', instance: n, from: t.from, to: t.to, priority: s.effectivePriority }),
-      onSplitBrain: (n, peer, peerPriority, localPriority) => send({ type: 'splitBrain', instance: n, peer, peerPriority, localPriority }),
-      onNotify: (n, state, priority) => runNotify(inst, n, state, priority),
-      onChange: (n, transition) => followSyncGroup(vrrp, n, transition),
-    });
-    if (inst.resources.length > 0) {
-      const group = new ResourceGroup(inst.resources, log!.child({ vrrp: name }), (reason, on) => vi.feed({ type: 'fault', on, reason }));
-      vi.resources = group;
-      groups.push(group);
-    }
-    instances.push(vi);
-    started.push(name);
-    if (inst.track.length > 0) {
-      // Trackers move the priority (keepalived weights) or hold the instance in FAULT.
-      let faults = new Set<string>();
-      const runner = new TrackerRunner(inst.track, (delta, now) => {
-        const next = new Set(now.map((f) => `track:${f}`));
-        for (const f of faults) if (!next.has(f)) vi.feed({ type: 'fault', on: false, reason: f });
-        for (const f of next) if (!faults.has(f)) vi.feed({ type: 'fault', on: true, reason: f });
-        faults = next;
-        vi.feed({ type: 'priority', value: effectivePriority(member.priority, delta) });
-      });
-      trackers.push(runner);
-    }
+/** What decides whether a running instance can be kept across a reload. */
+function instanceKey(vrrp: VrrpConfig, name: string, node: string, nodeAddresses: Record<string, string>): string {
+  const inst = vrrp.instances[name]!;
+  const members = Object.fromEntries(Object.entries(inst.members).map(([n, m]) => [n, n === node ? { ...m, priority: undefined } : m]));
+  const addresses = Object.keys(inst.members).map((n) => nodeAddresses[n]);
+  return JSON.stringify({ inst: { ...inst, members }, addresses, group: syncGroupOf(vrrp, name) ?? null });
+}
+
+/** Opens one instance (transport, VIP driver, resources, trackers); `startRunning` sets it going. */
+async function open(vrrp: VrrpConfig, name: string, node: string, nodeAddresses: Record<string, string>): Promise<Running> {
+  const inst = vrrp.instances[name]!;
+  const member = inst.members[node]!;
+  const address = member.source_address ?? nodeAddresses[node]!;
+  const peers = [
+    ...Object.keys(inst.members)
+      .filter((n) => n !== node)
+      .map((n) => inst.members[n]!.source_address ?? nodeAddresses[n]!),
+    ...inst.unicast_peers,
+  ];
+  const transport = await openTransport(inst, node, address, peers);
+  const addresses = inst.virtual_ipaddress.map((v) => v.address);
+  // With the udp transport the VIP is simulated: holding it means serving on it.
+  const os = inst.transport === 'raw' ? (await import('./vips-os.ts')).osVipDriver(inst, memberInterface(inst, node)!, log!) : undefined;
+  const vi = new VrrpInstance(name, inst, paramsFromConfig(name, inst, node, address), transport, reporting(name, os, addresses), log!, {
+    onTransition: (n, t, st) => send({ type: 'transition', instance: n, from: t.from, to: t.to, priority: st.effectivePriority }),
+    onSplitBrain: (n, peer, peerPriority, localPriority) => send({ type: 'splitBrain', instance: n, peer, peerPriority, localPriority }),
+    onNotify: (n, state, priority) => runNotify(inst, n, state, priority),
+    onChange: (n, transition) => followSyncGroup(n, transition),
+  });
+  const r: Running = { vi, tracker: undefined, group: undefined, key: instanceKey(vrrp, name, node, nodeAddresses), base: member.priority, delta: 0 };
+  if (inst.resources.length > 0) {
+    r.group = new ResourceGroup(inst.resources, log!.child({ vrrp: name }), (reason, on) => vi.feed({ type: 'fault', on, reason }));
+    vi.resources = r.group;
   }
-  for (const tr of trackers) tr.start();
-  for (const vi of instances) vi.start();
-  return started;
+  if (inst.track.length > 0) {
+    // Trackers move the priority (keepalived weights) or hold the instance in FAULT.
+    let faults = new Set<string>();
+    r.tracker = new TrackerRunner(inst.track, (delta, now) => {
+      const next = new Set(now.map((f) => `track:${f}`));
+      for (const f of faults) if (!next.has(f)) vi.feed({ type: 'fault', on: false, reason: f });
+      for (const f of next) if (!faults.has(f)) vi.feed({ type: 'fault', on: true, reason: f });
+      faults = next;
+      r.delta = delta;
+      vi.feed({ type: 'priority', value: effectivePriority(r.base, delta) });
+    });
+    if (proxyOk !== undefined) r.tracker.setProxy(proxyOk);
+  }
+  return r;
+}
+
+function startRunning(r: Running): void {
+  r.tracker?.start();
+  r.vi.start();
+}
+
+async function stopRunning(r: Running): Promise<void> {
+  r.tracker?.stop();
+  r.group?.stop();
+  await r.vi.stop().catch((err: unknown) => log?.error({ vrrp: r.vi.name, err: errorMessage(err) }, 'stopping a VRRP instance failed'));
+}
+
+function mine(vrrp: VrrpConfig, node: string): string[] {
+  return Object.entries(vrrp.instances)
+    .filter(([, inst]) => inst.members[node] !== undefined)
+    .map(([name]) => name);
+}
+
+async function start(vrrp: VrrpConfig, node: string, nodeAddresses: Record<string, string>): Promise<string[]> {
+  current = vrrp;
+  const opened: Running[] = [];
+  for (const name of mine(vrrp, node)) {
+    const r = await open(vrrp, name, node, nodeAddresses);
+    running.set(name, r);
+    opened.push(r);
+  }
+  for (const r of opened) startRunning(r);
+  return opened.map((r) => r.vi.name);
+}
+
+/**
+ * Applies a reloaded `vrrp:` section: an instance whose settings did not change keeps
+ * running (its state, its VIPs: no failover); one whose only change is this member's
+ * priority takes the new priority in place (advertised at once; a backup that now
+ * outranks the master preempts); any other change stops the instance as a shutdown
+ * does (priority 0, VIPs removed) and starts it anew; removed instances stop, new
+ * ones start.
+ */
+async function reload(vrrp: VrrpConfig, node: string, nodeAddresses: Record<string, string>): Promise<{ kept: string[]; reprioritized: string[]; restarted: string[]; started: string[]; stopped: string[] }> {
+  const want = new Set(mine(vrrp, node));
+  const out = { kept: [] as string[], reprioritized: [] as string[], restarted: [] as string[], started: [] as string[], stopped: [] as string[] };
+  const stopping: Promise<void>[] = [];
+  for (const [name, r] of running) {
+    if (want.has(name) && r.key === instanceKey(vrrp, name, node, nodeAddresses)) continue;
+    running.delete(name);
+    if (want.has(name)) out.restarted.push(name);
+    else out.stopped.push(name);
+    stopping.push(stopRunning(r));
+  }
+  await Promise.all(stopping);
+  current = vrrp;
+  const opened: Running[] = [];
+  for (const name of want) {
+    const r = running.get(name);
+    if (r !== undefined) {
+      const priority = vrrp.instances[name]!.members[node]!.priority;
+      if (priority === r.base) out.kept.push(name);
+      else {
+        r.base = priority;
+        r.vi.feed({ type: 'priority', value: effectivePriority(priority, r.delta) });
+        out.reprioritized.push(name);
+      }
+      continue;
+    }
+    const fresh = await open(vrrp, name, node, nodeAddresses);
+    running.set(name, fresh);
+    opened.push(fresh);
+    if (!out.restarted.includes(name)) out.started.push(name);
+  }
+  for (const r of opened) startRunning(r);
+  return out;
 }
 
 async function stopAll(): Promise<void> {
-  for (const tr of trackers) tr.stop();
-  for (const g of groups) g.stop();
-  await Promise.all(instances.map((vi) => vi.stop().catch((err: unknown) => log?.error({ err: errorMessage(err) }, 'stopping a VRRP instance failed'))));
+  const all = [...running.values()];
+  running.clear();
+  await Promise.all(all.map((r) => stopRunning(r)));
 }
 
 process.on('message', (m: ToVrrp) => {
@@ -133,14 +223,21 @@ process.on('message', (m: ToVrrp) => {
         (err: unknown) => send({ type: 'failed', error: errorMessage(err) }),
       );
       return;
+    case 'reload':
+      reload(m.vrrp, m.node, m.nodeAddresses).then(
+        (r) => send({ type: 'reloaded', id: m.id, ...r }),
+        (err: unknown) => send({ type: 'reloaded', id: m.id, kept: [], reprioritized: [], restarted: [], started: [], stopped: [], error: errorMessage(err) }),
+      );
+      return;
     case 'status':
-      send({ type: 'status', id: m.id, instances: instances.map((vi) => vi.status()) });
+      send({ type: 'status', id: m.id, instances: [...running.values()].map((r) => r.vi.status()) });
       return;
     case 'fault':
-      instances.find((vi) => vi.name === m.instance)?.feed({ type: 'fault', on: m.on, reason: m.reason });
+      running.get(m.instance)?.vi.feed({ type: 'fault', on: m.on, reason: m.reason });
       return;
     case 'proxy':
-      for (const tr of trackers) tr.setProxy(m.ok);
+      proxyOk = m.ok;
+      for (const r of running.values()) r.tracker?.setProxy(m.ok);
       return;
     case 'stop':
       void stopAll().then(() => {

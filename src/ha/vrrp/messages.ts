@@ -5,6 +5,8 @@ import type { InstanceStatus } from './instance.ts';
 export type ToVrrp =
   | { type: 'start'; vrrp: VrrpConfig; node: string; nodeAddresses: Record<string, string>; logLevel: string; logFormat: 'json' | 'pretty' | 'auto' }
   | { type: 'status'; id: number }
+  /** A reloaded cluster file: keep unchanged instances, restart changed ones. */
+  | { type: 'reload'; id: number; vrrp: VrrpConfig; node: string; nodeAddresses: Record<string, string> }
   /** A tracker outside the child (the local proxy's health) turned a fault on or off. */
   | { type: 'fault'; instance: string; on: boolean; reason: string }
   /** The daemon's verdict on its proxy, for `proxy` trackers. */
@@ -19,4 +21,5 @@ export type FromVrrp =
   | { type: 'transition'; instance: string; from: string; to: string; priority: number }
   | { type: 'splitBrain'; instance: string; peer: string; peerPriority: number; localPriority: number }
   | { type: 'status'; id: number; instances: InstanceStatus[] }
+  | { type: 'reloaded'; id: number; kept: string[]; reprioritized: string[]; restarted: string[]; started: string[]; stopped: string[]; error?: string }
   | { type: 'stopped' };
