@@ -122,16 +122,15 @@ export async function listAddresses(dev: string, opts: IpOptions = {}): Promise<
 
 /**
  * Adds `vip` (`192.0.2.10` = /32, or a CIDR) to `dev`. Resolves true when added,
- * false when the address was already there (with whatever prefix).
+ * false when it was already there with that prefix. One `ip` run, no listing first:
+ * this is on the takeover path, where every spawned process costs milliseconds.
  */
 export async function addVip(vip: string, dev: string, opts: IpOptions & { label?: string } = {}): Promise<boolean> {
   const { address, prefixlen } = parseVip(vip);
-  if ((await listAddresses(dev, opts)).some((a) => a.address === address)) return false;
   const args = ['-4', 'addr', 'add', `${address}/${prefixlen}`, 'dev', dev];
   if (opts.label !== undefined) args.push('label', opts.label);
   const r = await ip(args, opts);
   if (r.code === 0) return true;
-  // added by someone else between the listing and now: still what was asked for
   if (/File exists|already assigned/i.test(r.stderr)) return false;
   throw failure(`adding VIP ${vip} to ${dev}`, args, r);
 }
