@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { originNginx, SMALL_BODY } from './lib/configs.ts';
 import { ensureTools, versions } from './lib/install.ts';
-import { freePorts, groupCpuTicks, killAllSync, run, startProc, stopAll, waitForPort, type Proc } from './lib/procs.ts';
+import { cpuTimes, freePorts, groupCpuTicks, killAllSync, run, startProc, stopAll, waitForPort, type Proc } from './lib/procs.ts';
 import { parseWrk } from './lib/wrk.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -124,21 +124,26 @@ async function main(): Promise<number> {
     await waitForPort(palisadePort, pal, 30_000);
     procs.set('palisade', { proc: pal, port: palisadePort });
 
-    const results: Record<string, { value: number[]; cpu: number[]; errors: number }> = {};
+    const results: Record<string, { value: number[]; cpu: number[]; other: number[]; errors: number }> = {};
     let seq = 0;
-    const once = async (target: Target, w: Workload, seconds: number): Promise<{ value: number; cpu: number; errors: number }> => {
+    const once = async (target: Target, w: Workload, seconds: number): Promise<{ value: number; cpu: number; other: number; errors: number }> => {
       const { proc, port } = procs.get(target)!;
       const url = `http://127.0.0.1:${port}/${w === 'stream' ? '4m' : 'small'}`;
       const extra = w === 'connect' ? ['-H', 'Connection: close'] : [];
       const logFile = path.join(tmp, `wrk-${++seq}-${target}-${w}.log`);
       const c0 = groupCpuTicks(proc.pid);
+      const s0 = cpuTimes().get('cpu0');
       const t0 = performance.now();
       const p = startProc('wrk', tools.wrk, ['--latency', '-t1', '-c', w === 'stream' ? '8' : '50', '-d', `${seconds}s`, ...extra, url], { cpus: '1', logFile });
       await p.exited;
       const wall = (performance.now() - t0) / 1000;
       const cpu = (groupCpuTicks(proc.pid) - c0) / clkTck / wall;
+      const s1 = cpuTimes().get('cpu0');
+      // cpu 0's busy share less the proxy's own (for direct, nothing of ours runs there): other people's load.
+      const busy0 = s0 !== undefined && s1 !== undefined && s1.total > s0.total ? (s1.busy - s0.busy) / (s1.total - s0.total) : 0;
+      const other = Math.max(0, busy0 - (target === 'direct' ? 0 : cpu));
       const r = parseWrk(readFileSync(logFile, 'utf8'));
-      return { value: w === 'stream' ? r.bytesPerSec / 1e6 : r.reqPerSec, cpu, errors: r.errors };
+      return { value: w === 'stream' ? r.bytesPerSec / 1e6 : r.reqPerSec, cpu, other, errors: r.errors };
     };
     for (const t of TARGETS) for (const w of WORKLOADS) await once(t, w, 1); // warm-up (JIT, caches)
     for (let round = 1; round <= o.rounds; round++) {
@@ -146,28 +151,29 @@ async function main(): Promise<number> {
         for (const t of TARGETS) {
           const r = await once(t, w, o.duration);
           const k = `${w} ${t}`;
-          results[k] ??= { value: [], cpu: [], errors: 0 };
+          results[k] ??= { value: [], cpu: [], other: [], errors: 0 };
+          results[k].other.push(r.other);
           results[k].value.push(r.value);
           results[k].cpu.push(r.cpu);
           results[k].errors += r.errors;
-          log(`round ${round} ${k}: ${r.value.toFixed(1)} ${w === 'stream' ? 'MB/s' : 'conn/s'}, cpu ${(r.cpu * 100).toFixed(0)} %`);
+          log(`round ${round} ${k}: ${r.value.toFixed(1)} ${w === 'stream' ? 'MB/s' : 'conn/s'}, cpu ${(r.cpu * 100).toFixed(0)} %, other on cpu0 ${(r.other * 100).toFixed(0)} %`);
         }
       }
     }
     for (const w of WORKLOADS) {
       const unit = w === 'stream' ? 'MB/s (10^6 B, 4 MiB responses, 8 conns)' : 'connections/s (GET /small, Connection: close, 50 conns)';
       process.stdout.write(`${w}: ${unit}\n`);
-      process.stdout.write(`  ${'target'.padEnd(10)}${'median'.padStart(12)}${'÷direct'.padStart(10)}${'÷haproxy'.padStart(10)}${'proxy CPU'.padStart(11)}${'errors'.padStart(8)}\n`);
+      process.stdout.write(`  ${'target'.padEnd(10)}${'median'.padStart(12)}${'÷direct'.padStart(10)}${'÷haproxy'.padStart(10)}${'proxy CPU'.padStart(11)}${'errors'.padStart(8)}${'other on cpu0'.padStart(15)}\n`);
       const d = median(results[`${w} direct`]!.value);
       const h = median(results[`${w} haproxy`]!.value);
       for (const t of TARGETS) {
         const r = results[`${w} ${t}`]!;
         const m = median(r.value);
-        process.stdout.write(`  ${t.padEnd(10)}${m.toFixed(1).padStart(12)}${(m / d).toFixed(2).padStart(10)}${(m / h).toFixed(2).padStart(10)}${`${(median(r.cpu) * 100).toFixed(0)} %`.padStart(11)}${String(r.errors).padStart(8)}\n`);
+        process.stdout.write(`  ${t.padEnd(10)}${m.toFixed(1).padStart(12)}${(m / d).toFixed(2).padStart(10)}${(m / h).toFixed(2).padStart(10)}${`${(median(r.cpu) * 100).toFixed(0)} %`.padStart(11)}${String(r.errors).padStart(8)}${`${(median(r.other) * 100).toFixed(0)} %`.padStart(15)}\n`);
       }
       process.stdout.write('\n');
     }
-    process.stdout.write(`(proxy CPU: the target's process group, share of one core; for direct, the origin's. Body check: ${SMALL_BODY.length}-byte /small.)\n`);
+    process.stdout.write(`(proxy CPU: the target's process group, share of one core; for direct, the origin's. other on cpu0: cpu 0's busy share less the proxy's own — other processes; above ~10 % the figures are noisy. /small is ${SMALL_BODY.length} bytes.)\n`);
     return 0;
   } finally {
     await stopAll();
