@@ -15,6 +15,7 @@ import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-sc
 import { limitsSchema } from './limits-schema.ts';
 import { monitorNodeProblems, monitorSchema } from './monitor-schema.ts';
 import { L4_SHARED, serviceByProtocol, tcpOptions, udpOptions } from './l4-schema.ts';
+import { webSchema } from './web-schema.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const nameSchema = z.string().regex(NAME, 'expected a name of letters, digits, "_", "." or "-" (at most 63)');
@@ -284,10 +285,13 @@ export const clusterSchema = z
     firewall: firewallSchema.optional(),
     /** Monitoring (the Nagios job): hosts, services, contacts, notifications, history; absent = none. See docs/monitoring.md. */
     monitor: monitorSchema.optional(),
+    /** The dashboard and admin API; absent = none. See docs/dashboard.md. */
+    web: webSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     for (const p of monitorNodeProblems(cfg.monitor, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     for (const p of firewallProblems(cfg.firewall, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    if (cfg.web?.node !== undefined && !(cfg.web.node in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['web', 'node'], message: `unknown node ${JSON.stringify(cfg.web.node)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
     for (const [name, inst] of Object.entries(cfg.vrrp.instances)) {
       for (const member of Object.keys(inst.members)) {
         if (!(member in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['vrrp', 'instances', name, 'members', member], message: `unknown node ${JSON.stringify(member)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
