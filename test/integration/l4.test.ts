@@ -414,3 +414,30 @@ test('a bad cluster file names the service, the option and why', async (t) => {
   assert.match(text, /6:\d+ services\.media\.retry: retry is an option of http services; a tcp service does not take it/);
   assert.match(text, /7:\d+ services\.media\.proxy_protocol: expected one of "v1", "v2"/);
 });
+
+test('with workers: 2, tcp services run in the primary and http services in the workers', async (t) => {
+  const b = await tcpBackend(t, 'echo');
+  const web = await startBackend(t, 'web');
+  const [tport, hport] = [await freePort(), await freePort()];
+  const p = await startDaemon(
+    t,
+    `
+log: { level: warn, access: false }
+nodes:
+  local: { address: 127.0.0.1, workers: 2 }
+services:
+  t:
+    protocol: tcp
+    listen: 127.0.0.1:${tport}
+    backends: [${b.address}]
+  www:
+    listen: 127.0.0.1:${hport}
+    backends: [${web.address}]
+`,
+  );
+  assert.equal((await exchange(tport, 'through the primary')).data.toString(), 'through the primary');
+  assert.equal((await request(`http://127.0.0.1:${hport}/`)).status, 200);
+  const st = await p.daemon.status();
+  assert.deepEqual(st.services.map((s) => s.name).toSorted(), ['t', 'www']);
+  assert.equal(st.services.find((s) => s.name === 't')!.backends[0]!.requests, 1);
+});
