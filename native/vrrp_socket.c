@@ -14,6 +14,17 @@
  *   poll(handle, callback)        callback(err?) on the loop thread whenever readable
  *   close(handle)                 stops polling, closes the fd (idempotent)
  *
+ * And the few things a takeover does besides adverts, without spawning `ip` and
+ * `arping` (each spawn costs milliseconds on the takeover path; keepalived uses
+ * netlink and a packet socket too):
+ *   addr(op, ifname, address, prefixlen) -> true when done, false when there was
+ *                                    nothing to do (op "add": already there with that
+ *                                    prefix, EEXIST; op "del": not there, EADDRNOTAVAIL)
+ *                                    RTM_NEWADDR / RTM_DELADDR over NETLINK_ROUTE, acked
+ *   hwaddr(ifname)                -> "aa:bb:cc:dd:ee:ff" (SIOCGIFHWADDR)
+ *   frame(ifname, bytes)          sends one whole Ethernet frame (AF_PACKET), e.g. a
+ *                                    gratuitous ARP; -> bytes sent
+ *
  * Errors are JS errors with `code` (errno name, e.g. EPERM) and `syscall` set, and a
  * message naming the call that failed: "socket(AF_INET, SOCK_RAW, 112): EPERM
  * (Operation not permitted)".
@@ -24,8 +35,15 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/if_packet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <net/if_arp.h>
+#include <netinet/if_ether.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -537,6 +555,156 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* ---- addresses over netlink ---- */
+
+static napi_value make_bool(napi_env env, bool b) {
+  napi_value v;
+  napi_get_boolean(env, b, &v);
+  return v;
+}
+
+static napi_value js_addr(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  args(env, info, 4, argv);
+  char op[8], ifname[IF_NAMESIZE];
+  struct in_addr addr;
+  uint32_t prefixlen = 0;
+  if (!get_string(env, argv[0], op, sizeof op, "op")) return NULL;
+  bool add = strcmp(op, "add") == 0;
+  if (!add && strcmp(op, "del") != 0) return throw_type(env, "op must be \"add\" or \"del\"");
+  if (!get_string(env, argv[1], ifname, sizeof ifname, "ifname")) return NULL;
+  if (!get_ipv4(env, argv[2], &addr, "address")) return NULL;
+  if (napi_get_value_uint32(env, argv[3], &prefixlen) != napi_ok || prefixlen > 32) return throw_type(env, "prefixlen must be 0-32");
+  unsigned ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) {
+    char what[64];
+    snprintf(what, sizeof what, "if_nametoindex(%s)", ifname);
+    return throw_errno(env, errno, "if_nametoindex", what);
+  }
+  struct {
+    struct nlmsghdr nh;
+    struct ifaddrmsg ifa;
+    char attrs[64];
+  } req;
+  memset(&req, 0, sizeof req);
+  req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ifaddrmsg));
+  req.nh.nlmsg_type = add ? RTM_NEWADDR : RTM_DELADDR;
+  req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0);
+  req.nh.nlmsg_seq = 1;
+  req.ifa.ifa_family = AF_INET;
+  req.ifa.ifa_prefixlen = (unsigned char)prefixlen;
+  req.ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  req.ifa.ifa_index = ifindex;
+  unsigned short types[2] = {IFA_LOCAL, IFA_ADDRESS};
+  for (int i = 0; i < 2; i++) {
+    struct rtattr *rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+    rta->rta_type = types[i];
+    rta->rta_len = RTA_LENGTH(sizeof addr);
+    memcpy(RTA_DATA(rta), &addr, sizeof addr);
+    req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+  }
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) return throw_errno(env, errno, "socket", "socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)");
+  struct timeval tv = {2, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+  char what[96];
+  snprintf(what, sizeof what, "netlink %s %s/%u dev %s", add ? "RTM_NEWADDR" : "RTM_DELADDR", inet_ntoa(addr), prefixlen, ifname);
+  if (sendto(fd, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
+    int e = errno;
+    close(fd);
+    return throw_errno(env, e, "sendto", what);
+  }
+  char buf[4096];
+  for (;;) {
+    ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n < 0) {
+      int e = errno;
+      if (e == EINTR) continue;
+      close(fd);
+      return throw_errno(env, e, "recv", what);
+    }
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type != NLMSG_ERROR) continue;
+      int e = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
+      close(fd);
+      if (e == 0) return make_bool(env, true);
+      if ((add && e == EEXIST) || (!add && e == EADDRNOTAVAIL)) return make_bool(env, false);
+      return throw_errno(env, e, "netlink", what);
+    }
+  }
+}
+
+/* ---- Ethernet frames (gratuitous ARP) ---- */
+
+static napi_value js_hwaddr(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  args(env, info, 1, argv);
+  char ifname[IF_NAMESIZE];
+  if (!get_string(env, argv[0], ifname, sizeof ifname, "ifname")) return NULL;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", "socket(AF_INET, SOCK_DGRAM)");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, ifname, strlen(ifname));
+  if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0) {
+    int e = errno;
+    close(fd);
+    char what[64];
+    snprintf(what, sizeof what, "ioctl(SIOCGIFHWADDR, %s)", ifname);
+    return throw_errno(env, e == ENODEV ? ENODEV : e, e == ENODEV ? "if_nametoindex" : "ioctl", what);
+  }
+  close(fd);
+  const unsigned char *m = (const unsigned char *)ifr.ifr_hwaddr.sa_data;
+  char text[18];
+  snprintf(text, sizeof text, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
+  napi_value v;
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &v);
+  return v;
+}
+
+static napi_value js_frame(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  args(env, info, 2, argv);
+  char ifname[IF_NAMESIZE];
+  if (!get_string(env, argv[0], ifname, sizeof ifname, "ifname")) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  bool is = false;
+  napi_is_typedarray(env, argv[1], &is);
+  if (!is) return throw_type(env, "the frame must be a Uint8Array");
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  napi_get_typedarray_info(env, argv[1], &type, &len, &data, &ab, &offset);
+  if (type != napi_uint8_array || len < 14 || len > 1514) return throw_type(env, "the frame must be a Uint8Array of 14-1514 bytes");
+  unsigned ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) {
+    char what[64];
+    snprintf(what, sizeof what, "if_nametoindex(%s)", ifname);
+    return throw_errno(env, errno, "if_nametoindex", what);
+  }
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket", "socket(AF_PACKET, SOCK_RAW)");
+  struct sockaddr_ll to;
+  memset(&to, 0, sizeof to);
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = (int)ifindex;
+  to.sll_halen = ETH_ALEN;
+  memcpy(to.sll_addr, data, ETH_ALEN); /* the frame's own destination */
+  ssize_t n = sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof to);
+  int e = errno;
+  close(fd);
+  if (n < 0) {
+    char what[64];
+    snprintf(what, sizeof what, "sendto(AF_PACKET, %s)", ifname);
+    return throw_errno(env, e, "sendto", what);
+  }
+  napi_value v;
+  napi_create_int64(env, n, &v);
+  return v;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"open", NULL, js_open, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -546,6 +714,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, js_send, NULL, NULL, NULL, napi_enumerable, NULL},
       {"poll", NULL, js_poll, NULL, NULL, NULL, napi_enumerable, NULL},
       {"close", NULL, js_close, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addr", NULL, js_addr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hwaddr", NULL, js_hwaddr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"frame", NULL, js_frame, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

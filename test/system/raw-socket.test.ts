@@ -366,3 +366,48 @@ function hexDump(text: string): string {
     .map((l) => l.replace(/^\s+0x[0-9a-f]{4}:\s+/, '').slice(0, 40).replace(/\s/g, ''))
     .join('');
 }
+
+test('without spawning: netlink adds and removes the VIP, the packet socket sends the gratuitous ARP keepalived sends; B follows at once', async () => {
+  const a = lab.host('a');
+  const vip = lab.address(121);
+  await lab.exec('b', ['ip', 'neigh', 'replace', vip, 'lladdr', '02:99:ff:00:00:98', 'dev', 'eth0', 'nud', 'stale']);
+  const dump = lab.spawn('b', ['tcpdump', '-i', 'eth0', '-nn', '-e', '-l', '-xx', '-c', '1', 'arp', 'and', 'arp[14:4]', '=', hexIp(vip)]);
+  await dump.waitForLine(/listening on eth0/, 10_000);
+  const g = lab.node(
+    'a',
+    `
+    import { netlinkAddress, interfaceMac, sendFrame } from ${JSON.stringify(srcUrl('src/ha/vrrp/raw.ts'))};
+    import { encodeGratuitousArp } from ${JSON.stringify(srcUrl('src/ha/vrrp/packet.ts'))};
+    const out = {};
+    out.add1 = netlinkAddress('add', ${JSON.stringify(vip)}, 24, 'eth0');
+    out.add2 = netlinkAddress('add', ${JSON.stringify(vip)}, 24, 'eth0');
+    out.mac = interfaceMac('eth0');
+    const t0 = performance.now();
+    sendFrame('eth0', encodeGratuitousArp(out.mac, ${JSON.stringify(vip)}));
+    out.garpMs = performance.now() - t0;
+    out.noDev = (() => { try { netlinkAddress('add', '10.99.250.3', 32, 'nosuch0'); return 'no error'; } catch (e) { return e.message; } })();
+    console.log(JSON.stringify({ done: true, ...out }));
+    `,
+  );
+  const r = await g.waitForJson<Record<string, unknown>>((m) => m.done === true, 15_000);
+  assert.deepEqual([r.add1, r.add2, r.mac], [true, false, a.mac]);
+  assert.match(String(r.noDev), /nosuch0.*ENODEV.*no interface nosuch0 here/);
+  const links = await lab.ipJson<{ addr_info: { local: string; prefixlen: number }[] }[]>('a', ['addr', 'show', 'dev', 'eth0']);
+  assert.ok(links[0]!.addr_info.some((x) => x.local === vip && x.prefixlen === 24), 'the VIP is on eth0');
+  await dump.exited;
+  const [neigh] = await lab.ipJson<{ dst: string; lladdr: string }[]>('b', ['neigh', 'show', vip, 'dev', 'eth0']);
+  assert.equal(neigh?.lladdr, a.mac, "B's neighbour entry moved to A");
+  const vector = hexDump(readFileSync(join(repoRoot, '..', 'shared', 'vectors', 'vrrp', 'garp-U.hex'), 'utf8'))
+    .replaceAll('5e092ad5f1bf', mac(a.mac))
+    .replaceAll('0a630064', hexIp(vip).slice(2));
+  assert.equal(hexDump(dump.output()), vector, 'the same frame as keepalived');
+  const del = lab.node(
+    'a',
+    `
+    import { netlinkAddress } from ${JSON.stringify(srcUrl('src/ha/vrrp/raw.ts'))};
+    console.log(JSON.stringify({ done: true, del1: netlinkAddress('del', ${JSON.stringify(vip)}, 24, 'eth0'), del2: netlinkAddress('del', ${JSON.stringify(vip)}, 24, 'eth0') }));
+    `,
+  );
+  const d = await del.waitForJson<Record<string, unknown>>((m) => m.done === true, 15_000);
+  assert.deepEqual([d.del1, d.del2], [true, false]);
+});

@@ -42,6 +42,9 @@ interface Addon {
   send(handle: object, payload: Uint8Array, dst: string, src?: string): number;
   poll(handle: object, callback: (err?: Error) => void): void;
   close(handle: object): void;
+  addr(op: 'add' | 'del', ifname: string, address: string, prefixlen: number): boolean;
+  hwaddr(ifname: string): string;
+  frame(ifname: string, bytes: Uint8Array): number;
 }
 
 const ADDON_FILE = join('build', 'Release', 'vrrp_socket.node');
@@ -237,5 +240,43 @@ export class RawSocket {
 
   get closed(): boolean {
     return this.#closed;
+  }
+}
+
+/**
+ * Adds or removes an IPv4 address over netlink (what `ip addr add|del` does, without
+ * spawning it: the takeover path). Resolves true when done, false when there was
+ * nothing to do (already there with that prefix; not there). Needs CAP_NET_ADMIN.
+ */
+export function netlinkAddress(op: 'add' | 'del', address: string, prefixlen: number, dev: string): boolean {
+  try {
+    return loadAddon().addr(op, dev, address, prefixlen);
+  } catch (err) {
+    if (err instanceof PalisadeError) throw err;
+    const e = err as { code?: string; message?: string };
+    const hint = e.code === 'EPERM' || e.code === 'EACCES' ? ' — needs CAP_NET_ADMIN (root, or AmbientCapabilities=CAP_NET_ADMIN)' : e.code === 'ENODEV' ? ` — no interface ${dev} here` : '';
+    throw new PalisadeError('PALISADE_HA_VIP', e.code === 'ENODEV' || e.code === 'EPERM' ? 'config' : 'internal', `${op === 'add' ? 'adding' : 'removing'} ${address}/${prefixlen} ${op === 'add' ? 'to' : 'from'} ${dev}: ${e.message ?? String(err)}${hint}`, { cause: err });
+  }
+}
+
+/** The MAC address of `dev` (`aa:bb:cc:dd:ee:ff`). */
+export function interfaceMac(dev: string): string {
+  try {
+    return loadAddon().hwaddr(dev);
+  } catch (err) {
+    if (err instanceof PalisadeError) throw err;
+    throw new PalisadeError('PALISADE_HA_GARP', 'config', `the MAC address of ${dev}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Sends one whole Ethernet frame on `dev` (a gratuitous ARP). Needs CAP_NET_RAW. */
+export function sendFrame(dev: string, frame: Uint8Array): void {
+  try {
+    loadAddon().frame(dev, frame);
+  } catch (err) {
+    if (err instanceof PalisadeError) throw err;
+    const e = err as { code?: string; message?: string };
+    const hint = e.code === 'EPERM' || e.code === 'EACCES' ? ' — needs CAP_NET_RAW' : e.code === 'ENETDOWN' ? ` — ${dev} is down` : '';
+    throw new PalisadeError('PALISADE_HA_GARP', 'internal', `gratuitous ARP on ${dev}: ${e.message ?? String(err)}${hint}`, { cause: err });
   }
 }
