@@ -441,3 +441,49 @@ services:
   assert.deepEqual(st.services.map((s) => s.name).toSorted(), ['t', 'www']);
   assert.equal(st.services.find((s) => s.name === 't')!.backends[0]!.requests, 1);
 });
+
+test('tcp: a connect that times out (a backend whose accept queue is full) goes to the next backend', async (t) => {
+  // A real listener that never accepts: once its queue is full the kernel drops SYNs.
+  const { spawn } = await import('node:child_process');
+  const py = spawn('python3', ['-c', 'import socket,sys,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(120)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => py.kill());
+  const stuckPort = await new Promise<number>((r) => py.stdout.once('data', (d: Buffer) => r(Number(d.toString().trim()))));
+  const fillers: Socket[] = [];
+  t.after(() => fillers.forEach((s) => s.destroy()));
+  for (let i = 0; i < 3; i++) {
+    const s = connect({ port: stuckPort, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    fillers.push(s);
+  }
+  await sleep(200);
+  const live = await tcpBackend(t, 'live');
+  const port = await freePort();
+  const p = await startDaemon(t, tcpService(port, [`127.0.0.1:${stuckPort}`, live.address], '    scheduler: rr\n    connect_timeout: 300ms\n    passive: { max_fails: 0 }'));
+  const t0 = performance.now();
+  assert.equal((await exchange(port, 'late but fine')).data.toString(), 'late but fine');
+  assert.equal((await exchange(port, 'again')).data.toString(), 'again');
+  assert.ok(performance.now() - t0 >= 250, 'one attempt waited for the connect timeout');
+  assert.ok(p.logs.some((l) => /connect to 127\.0\.0\.1:\d+ failed \(timeout\); trying the next backend/.test(String(l.msg))));
+  assert.equal(live.connections, 2);
+});
+
+test('tcp: max_conns caps connections per backend; with every backend full a new connection is closed', async (t) => {
+  const [a, b] = await Promise.all(['a', 'b'].map((n) => tcpBackend(t, n)));
+  const port = await freePort();
+  const p = await startDaemon(t, tcpService(port, [`{ address: ${a!.address}, max_conns: 1 }`, `{ address: ${b!.address}, max_conns: 1 }`], '    scheduler: rr'));
+  const held: Socket[] = [];
+  t.after(() => held.forEach((s) => s.destroy()));
+  for (let i = 0; i < 2; i++) {
+    const s = connect({ port, host: '127.0.0.1' });
+    s.on('error', () => undefined);
+    held.push(s);
+  }
+  await waitFor(async () => (await status(p.daemon)).backends.every((x) => x.active === 1), 5_000, 'one connection on each');
+  assert.deepEqual((await status(p.daemon)).backends.map((x) => x.status), ['full', 'full']);
+  const r = await exchange(port, 'x');
+  assert.equal(r.data.length, 0, 'closed without a backend');
+  assert.equal(a!.connections + b!.connections, 2);
+  held[0]!.destroy();
+  await waitFor(async () => (await status(p.daemon)).backends.some((x) => x.active === 0), 5_000, 'a slot freed');
+  assert.equal((await exchange(port, 'y')).data.toString(), 'y');
+});
