@@ -163,17 +163,17 @@ async function main(): Promise<number> {
     for (const w of WORKLOADS) {
       const unit = w === 'stream' ? 'MB/s (10^6 B, 4 MiB responses, 8 conns)' : 'connections/s (GET /small, Connection: close, 50 conns)';
       process.stdout.write(`${w}: ${unit}\n`);
-      process.stdout.write(`  ${'target'.padEnd(10)}${'median'.padStart(12)}${'÷direct'.padStart(10)}${'÷haproxy'.padStart(10)}${'proxy CPU'.padStart(11)}${'errors'.padStart(8)}${'other on cpu0'.padStart(15)}\n`);
+      process.stdout.write(`  ${'target'.padEnd(10)}${'median'.padStart(12)}${'÷direct'.padStart(10)}${'÷haproxy'.padStart(10)}${'proxy CPU'.padStart(11)}${(w === 'stream' ? 'CPU µs/MB' : 'CPU µs/conn').padStart(13)}${'errors'.padStart(8)}${'other on cpu0'.padStart(15)}\n`);
       const d = median(results[`${w} direct`]!.value);
       const h = median(results[`${w} haproxy`]!.value);
       for (const t of TARGETS) {
         const r = results[`${w} ${t}`]!;
         const m = median(r.value);
-        process.stdout.write(`  ${t.padEnd(10)}${m.toFixed(1).padStart(12)}${(m / d).toFixed(2).padStart(10)}${(m / h).toFixed(2).padStart(10)}${`${(median(r.cpu) * 100).toFixed(0)} %`.padStart(11)}${String(r.errors).padStart(8)}${`${(median(r.other) * 100).toFixed(0)} %`.padStart(15)}\n`);
+        process.stdout.write(`  ${t.padEnd(10)}${m.toFixed(1).padStart(12)}${(m / d).toFixed(2).padStart(10)}${(m / h).toFixed(2).padStart(10)}${`${(median(r.cpu) * 100).toFixed(0)} %`.padStart(11)}${median(r.cpu.map((c, i) => (c / r.value[i]!) * 1e6)).toFixed(1).padStart(13)}${String(r.errors).padStart(8)}${`${(median(r.other) * 100).toFixed(0)} %`.padStart(15)}\n`);
       }
       process.stdout.write('\n');
     }
-    process.stdout.write(`(proxy CPU: the target's process group, share of one core; for direct, the origin's. other on cpu0: cpu 0's busy share less the proxy's own — other processes; above ~10 % the figures are noisy. /small is ${SMALL_BODY.length} bytes.)\n`);
+    process.stdout.write(`(proxy CPU: the target's process group, share of one core; for direct, the origin's; CPU µs/MB and µs/conn: that CPU time per unit of work, less sensitive to other load than the rates. other on cpu0: cpu 0's busy share less the proxy's own — other processes; above ~10 % the figures are noisy. /small is ${SMALL_BODY.length} bytes.)\n`);
     return 0;
   } finally {
     await stopAll();
