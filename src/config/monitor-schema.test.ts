@@ -68,7 +68,7 @@ test('defaults like Nagios, and references resolved', () => {
   assert.equal(m.delivery.attempts, 5);
   assert.equal(m.channels.email!.port, 587);
   assert.equal(m.channels.email!.security, 'starttls');
-  assert.equal(m.store.retention_6h, 400 * 86_400_000);
+  assert.equal(m.store.retention_6h, 370 * 86_400_000);
 });
 
 test('unknown references are errors that name the path', () => {

@@ -347,12 +347,12 @@ const storeSchema = z
     raw_retention: durationAtLeast(60_000).default(2 * 86_400_000),
     /** 1-minute rollups kept, in ms. Default 2 days. */
     retention_1m: durationAtLeast(60_000).default(2 * 86_400_000),
-    /** 5-minute rollups kept, in ms. Default 10 days. */
-    retention_5m: durationAtLeast(300_000).default(10 * 86_400_000),
-    /** 1-hour rollups kept, in ms. Default 40 days. */
-    retention_1h: durationAtLeast(3_600_000).default(40 * 86_400_000),
-    /** 6-hour rollups kept, in ms. Default 400 days. */
-    retention_6h: durationAtLeast(21_600_000).default(400 * 86_400_000),
+    /** 5-minute rollups kept, in ms (the week view). Default 7 days. */
+    retention_5m: durationAtLeast(300_000).default(7 * 86_400_000),
+    /** 1-hour rollups kept, in ms (the month view). Default 32 days. */
+    retention_1h: durationAtLeast(3_600_000).default(32 * 86_400_000),
+    /** 6-hour rollups kept, in ms (the year view). Default 370 days. */
+    retention_6h: durationAtLeast(21_600_000).default(370 * 86_400_000),
     /** Events and audit entries kept, in ms. Default 400 days. */
     event_retention: durationAtLeast(86_400_000).default(400 * 86_400_000),
     /** Writes are batched and committed at least this often, in ms. Default 1s. */
