@@ -20,6 +20,7 @@ import type { InstanceStatus } from '../ha/vrrp/instance.ts';
 import { HealthBridge, healthReason, type HealthPush, type HealthSink, type OperatorAction } from './health.ts';
 import { startL4, withL4 } from './l4.ts';
 import type { L4Proxy } from '../proxy/tcp/proxy.ts';
+import { WebRole } from './web-facade.ts';
 
 export interface DaemonOptions {
   /** The cluster file (re-read on reload). */
@@ -82,6 +83,8 @@ export class Daemon {
   #health: HealthBridge | undefined;
   #vrrp: VrrpSupervisor | undefined;
   #control: ControlServer | undefined;
+  /** The dashboard, admin API and monitor runtime, on the node that serves them (app/web-facade.ts). */
+  #web: WebRole | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #stopped = false;
   /** Palisade's own events (VRRP, backends, quorum) for alerting and the dashboard. */
@@ -111,6 +114,12 @@ export class Daemon {
         await d.stop(0);
         throw err;
       }
+    }
+    try {
+      d.#web = await WebRole.start(d);
+    } catch (err) {
+      await d.stop(0);
+      throw err;
     }
     log.info(
       { cluster: loaded.config.cluster.name, node: node.name, services: node.services, workers: node.workers, control: d.#control?.path },
@@ -274,6 +283,7 @@ export class Daemon {
     const vrrpNote = await this.#reloadVrrp(loaded.config);
     this.#loaded = loaded;
     this.#node = { ...node, workers: this.#node.workers };
+    await this.#web?.reloaded();
     const summary = `reloaded ${this.file}: ${node.services.length} service(s)${vrrpNote}`;
     this.log.info({ file: this.file, services: node.services }, summary);
     return { ok: true, errors: [], summary };
@@ -356,8 +366,11 @@ export class Daemon {
         const r = this.#health.operate(service, backend, action as OperatorAction, typeof weight === 'number' ? weight : undefined);
         return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
       }
-      default:
+      default: {
+        const r = await this.#web?.control(req);
+        if (r !== undefined) return r;
         return { ok: false, error: `unknown command ${JSON.stringify(req.cmd)}` };
+      }
     }
   }
 
@@ -369,7 +382,7 @@ export class Daemon {
     // Resign the VIPs first (priority 0: the backup takes over within its skew time), then drain.
     if (this.#proxyTimer !== undefined) clearInterval(this.#proxyTimer);
     await this.#vrrp?.stop();
-    await Promise.all([this.#proxy?.close(graceMs), this.#l4?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close()]);
+    await Promise.all([this.#proxy?.close(graceMs), this.#l4?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close(), this.#web?.close()]);
     this.log.flush();
   }
 

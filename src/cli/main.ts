@@ -25,6 +25,11 @@ usage:
                                         change a backend's weight at run time (0-1000)
   palisade firewall plan|apply|confirm|status|remove -c FILE [--node NAME]
                                         this node's nftables firewall (apply rolls back unless confirmed)
+  palisade passwd [--token]             print a password hash (or a new API token) for the dashboard's web: section
+  palisade ack HOST[/SERVICE] -m COMMENT -c FILE [--sticky]
+                                        acknowledge a monitoring problem
+  palisade downtime HOST[/SERVICE] --minutes N -c FILE [-m COMMENT]
+                                        schedule downtime for a host or service
   palisade help                         this text
 
 The cluster file is documented in docs/cluster-file.md.`;
@@ -56,6 +61,10 @@ async function main(argv: string[]): Promise<void> {
   const cmd = argv[0];
   if (cmd === 'firewall') {
     process.exitCode = await (await import('./firewall.ts')).firewallMain(argv.slice(1));
+    return;
+  }
+  if (cmd === 'passwd' || cmd === 'ack' || cmd === 'downtime') {
+    process.exitCode = await (await import('./web.ts')).webMain(cmd, argv.slice(1));
     return;
   }
   const { values, positionals } = parseArgs({
@@ -118,6 +127,9 @@ async function main(argv: string[]): Promise<void> {
       const r = (await controlRequest(path, { cmd: 'status' })) as { ok: boolean; status: DaemonStatus; error?: string };
       if (!r.ok) fail(r.error ?? 'status failed', EXIT_INVALID);
       process.stdout.write(values.json ? `${JSON.stringify(r.status, null, 2)}\n` : `${formatStatus(r.status)}\n`);
+      // The node that runs the monitor adds its check summary.
+      const c = (await controlRequest(path, { cmd: 'checks' }, 2_000).catch(() => undefined)) as { checks?: import('../web/facade.ts').CheckView[] } | undefined;
+      if (!values.json && c?.checks !== undefined && c.checks.length > 0) process.stdout.write(`\n${(await import('./web.ts')).formatChecks(c.checks)}\n`);
       return;
     }
     case 'backend': {
