@@ -487,3 +487,34 @@ test('tcp: max_conns caps connections per backend; with every backend full a new
   await waitFor(async () => (await status(p.daemon)).backends.some((x) => x.active === 0), 5_000, 'a slot freed');
   assert.equal((await exchange(port, 'y')).data.toString(), 'y');
 });
+
+test('tcp: a slow reader gets every byte of a large download intact (back-pressure from the client side)', async (t) => {
+  const size = 16 * 1024 * 1024;
+  const payload = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) payload.writeUInt32BE(i, i);
+  const server = createServer((s) => {
+    s.on('error', () => undefined);
+    s.end(payload);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = await freePort();
+  await startDaemon(t, tcpService(port, [`127.0.0.1:${(server.address() as AddressInfo).port}`]));
+  const got = await new Promise<Buffer>((resolve, reject) => {
+    const s = connect({ port, host: '127.0.0.1' });
+    const chunks: Buffer[] = [];
+    let n = 0;
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      // Stall now and then, so the proxy's writes to us back up.
+      if (++n % 20 === 0) {
+        s.pause();
+        setTimeout(() => s.resume(), 15);
+      }
+    });
+    s.on('end', () => resolve(Buffer.concat(chunks)));
+    s.on('error', reject);
+  });
+  assert.equal(got.length, size);
+  assert.ok(got.equals(payload), 'no byte lost, duplicated or overwritten');
+});

@@ -126,7 +126,10 @@ export class TcpConn implements L4User {
     b.active++;
     b.users.add(this);
     this.#started = performance.now();
-    const up = connect({ host: b.host, port: b.port, allowHalfOpen: true, noDelay: true });
+    // Backend → client is the heavy direction (downloads): read it into one reused buffer
+    // (Node's `onread`) instead of a fresh 64 KiB Buffer per read, which cost ~20 % of the
+    // CPU in garbage collection.
+    const up = connect({ host: b.host, port: b.port, allowHalfOpen: true, noDelay: true, onread: { buffer: this.#readBuffer, callback: this.#onUpstreamRead } });
     this.#upstream = up;
     up.setTimeout(cfg.connect_timeout);
     up.on('timeout', this.#onConnectTimeout);
@@ -189,7 +192,6 @@ export class TcpConn implements L4User {
     c.on('data', this.#onClientData);
     c.on('end', this.#onClientEnd);
     c.on('drain', this.#onClientDrain);
-    up.on('data', this.#onUpstreamData);
     up.on('end', this.#onUpstreamEnd);
     up.on('drain', this.#onUpstreamDrain);
     c.setTimeout(cfg.idle_timeout);
@@ -206,8 +208,16 @@ export class TcpConn implements L4User {
   #onUpstreamDrain = (): void => {
     this.client.resume();
   };
-  #onUpstreamData = (d: Buffer): void => {
-    if (!this.client.write(d)) this.#upstream!.pause();
+  #buf: Buffer | null = null;
+  #readBuffer = (): Buffer => (this.#buf ??= Buffer.allocUnsafe(READ_SIZE));
+  /** Returns false to pause the backend until the client drains. */
+  #onUpstreamRead = (n: number, buf: Buffer): boolean => {
+    if (this.#phase !== enum_phase.piping) return false;
+    const c = this.client;
+    const ok = c.write(buf.subarray(0, n));
+    // Not all written at once: the pending write holds this buffer, read into a new one.
+    if (c.writableLength !== 0) this.#buf = null;
+    return ok;
   };
   #onClientDrain = (): void => {
     this.#upstream?.resume();
@@ -313,6 +323,9 @@ export class TcpConn implements L4User {
 }
 
 function noop(): void {}
+
+/** Bytes per read from a backend (libuv's default read size). */
+const READ_SIZE = 64 * 1024;
 
 /** One listening address of a tcp service. */
 export class TcpListener implements TcpListenerContext {
