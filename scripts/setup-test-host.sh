@@ -14,6 +14,8 @@ packages=(
   nftables        # firewall: nft -c checks of the generated ruleset, system tests load it in a lab namespace
   hping3          # firewall system test: crafted stealth-scan flag combinations, spoofed sources, SYN floods
   nmap            # firewall system test: -sN / -sF / -sX scans against a firewalled lab host
+  slowhttptest    # slow-client tests: slowloris, slow POST and slow read against the proxy (and nginx)
+  nginx-light     # slow-client tests: nginx with its classic limits, attacked the same way for comparison
   chromium        # browser tests: the dashboard driven by playwright-core (executablePath /usr/bin/chromium, headless)
 )
 missing=()
