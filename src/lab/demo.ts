@@ -14,6 +14,8 @@ import { controlRequest, controlSocketPath } from '../app/control.ts';
 import type { DaemonStatus } from '../app/daemon.ts';
 import { errorMessage } from '../core/errors.ts';
 import { formatStatus } from '../cli/format.ts';
+import { randomBytes } from 'node:crypto';
+import { hashPassword } from '../web/auth.ts';
 
 export interface DemoOptions {
   /** Port of the load balancer on 127.0.0.1; the web servers take the next three if free. 0 = any. */
@@ -29,6 +31,8 @@ export interface Demo {
   file: string;
   webs: DemoWeb[];
   directors: Director[];
+  /** The dashboard (served by d1) and its logins: an admin and a read-only user with random passwords. */
+  dashboard: { url: string; users: { admin: string; viewer: string } };
   stop(): Promise<void>;
 }
 
@@ -80,7 +84,33 @@ function startWeb(web: DemoWeb): Promise<void> {
 /** The simulated VIP: all of 127/8 is local on Linux, so the master can listen on it. */
 const VIP = '127.0.0.100';
 
-function clusterFile(proxyPort: number, udpPort: number, webs: DemoWeb[], runtimeDir: string): string {
+interface DemoDashboard {
+  port: number;
+  adminHash: string;
+  viewerHash: string;
+}
+
+/** The dashboard on d1 and a monitor with a few checks of the demo servers (docs/dashboard.md). */
+function dashboardSection(d: DemoDashboard, proxyPort: number, webs: DemoWeb[]): string {
+  return `monitor:
+  hosts:
+    demo-servers:
+      address: 127.0.0.1
+      services:
+${webs.map((w) => `        ${w.name}-http: { check: { builtin: tcp, port: ${w.port}, timeout: 2s }, check_interval: 5s, retry_interval: 2s, max_check_attempts: 2 }`).join('\n')}
+        vip-http: { check: { builtin: http, url: "http://${VIP}:${proxyPort}/health", timeout: 2s }, check_interval: 5s, retry_interval: 2s, max_check_attempts: 2 }
+        load: { check: { builtin: load, warning: "15,10,8", critical: "30,25,20" }, check_interval: 10s }
+        procs: { check: { builtin: procs }, check_interval: 10s }
+web:
+  node: d1
+  listen: 127.0.0.1:${d.port}
+  users:
+    admin: { role: admin, password_hash: "${d.adminHash}" }
+    viewer: { role: readonly, password_hash: "${d.viewerHash}" }
+`;
+}
+
+function clusterFile(proxyPort: number, udpPort: number, webs: DemoWeb[], runtimeDir: string, dash: DemoDashboard): string {
   return `# The demo cluster: two directors sharing a virtual IP by VRRP, in front of three
 # web servers, all on loopback. Edit this file and run
 # \`npx palisade reload -c ${join(runtimeDir, 'cluster.yaml')} --node d1\` (and d2) to apply changes.
@@ -117,7 +147,7 @@ vrrp:
       members:
         d1: { priority: 150 }
         d2: { priority: 100 }
-`;
+${dashboardSection(dash, proxyPort, webs)}`;
 }
 
 const MAIN = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
@@ -163,9 +193,16 @@ export async function runDemo(opts: DemoOptions): Promise<Demo> {
   };
   if (proxyPort === 0) proxyPort = await freePort();
   const url = `http://${VIP}:${proxyPort}/`;
+  const passwords = { admin: randomBytes(9).toString('base64url'), viewer: randomBytes(9).toString('base64url') };
+  const dash: DemoDashboard = {
+    port: opts.port !== 0 && (await portFree(8404)) ? 8404 : await freePort(),
+    adminHash: await hashPassword(passwords.admin),
+    viewerHash: await hashPassword(passwords.viewer),
+  };
+  const dashboardUrl = `http://127.0.0.1:${dash.port}/`;
   try {
     await Promise.all(webs.map(startWeb));
-    await writeFile(file, clusterFile(proxyPort, await freePort(), webs, dir));
+    await writeFile(file, clusterFile(proxyPort, await freePort(), webs, dir, dash));
     for (const d of directors) startDirector(d, file, opts.out !== undefined);
     // Ready when d1 (the higher priority) holds the VIP and serves on it.
     await waitServing(url, controlSocketPath(dir, 'demo', 'd1'), 15_000);
@@ -187,6 +224,9 @@ export async function runDemo(opts: DemoOptions): Promise<Demo> {
     director d1  priority 150  pid ${pidOf(directors[0]!)}   (starts as MASTER)
     director d2  priority 100  pid ${pidOf(directors[1]!)}
     ${webs.map((w) => `${w.name}  127.0.0.1:${w.port}  pid ${w.child?.pid}`).join('\n    ')}
+
+  Dashboard: ${dashboardUrl}   (served by d1)
+    log in as admin / ${passwords.admin}   (or read-only: viewer / ${passwords.viewer})
 
   Try:
     stop a web server:    kill ${webs[1]!.child?.pid}        (web2${interactive ? '; or type: stop web2' : ''})
@@ -269,7 +309,7 @@ ${interactive ? '    commands here:        stop web2 | start web2 | kill d1 | st
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   }
-  return { url, file, webs, directors, stop };
+  return { url, file, webs, directors, dashboard: { url: dashboardUrl, users: passwords }, stop };
 }
 
 /** Waits until the director behind `control` is VRRP MASTER and the VIP answers. */
