@@ -3,8 +3,8 @@
  * runner, or a built-in check. `createCheck(config)` once (at load / reload), then
  * `run()` at each check time. A run never rejects and never outlives its timeout
  * (plus a second's grace for a plugin stuck in the kernel): a check that throws or
- * overruns is UNKNOWN (CRITICAL for tcp / http / fs_responsive, whose own timeout
- * is a finding about the target) with the reason.
+ * overruns is UNKNOWN (CRITICAL for tcp / http / fs_responsive / mysql_replica, whose
+ * own timeout is a finding about the target) with the reason.
  */
 import type { BuiltinCheckConfig, CheckConfig } from '../config/check-schema.ts';
 import { errorText, toResult } from './builtin/common.ts';
@@ -52,7 +52,7 @@ function builtinRunner(c: BuiltinCheckConfig): (ctx: CheckContext) => Promise<Ch
 }
 
 /** Checks that enforce their own timeout (and answer CRITICAL at it); no extra timer needed. */
-const SELF_TIMED = new Set(['tcp', 'http', 'fs_responsive']);
+const SELF_TIMED = new Set(['tcp', 'http', 'fs_responsive', 'mysql_replica']);
 
 export function createCheck(config: CheckConfig, deps: CheckDeps = {}): MonitorCheck {
   const now = deps.now ?? Date.now;

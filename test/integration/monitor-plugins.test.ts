@@ -75,7 +75,11 @@ function freePct(summary: string): number {
 }
 
 async function listen(t: TestContext, onConn: (s: import('node:net').Socket) => void): Promise<number> {
-  const server: Server = createNetServer(onConn);
+  const server: Server = createNetServer((s) => {
+    // Read (and drop) whatever comes, so a client's close is seen and server.close() can finish.
+    s.resume();
+    onConn(s);
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   return (server.address() as AddressInfo).port;
@@ -346,4 +350,24 @@ test('fs_responsive: OK on a live mount; a stat that hangs is CRITICAL at the ti
   assert.ok(took < 5_000, `took ${took} ms`);
   const pid = Number(await readFile(pidFile, 'utf8'));
   assert.ok(await gone(pid), `stat stand-in ${pid} still alive`);
+});
+
+test('a built-in check whose server never answers ends at its timeout; an abort stops a plugin', async (t) => {
+  if (skip) return t.skip(skip);
+  // Accepts and says nothing: a MariaDB client waits for the greeting.
+  const mute = await listen(t, (s) => s.on('error', () => {}));
+  const t0 = performance.now();
+  const r = await builtin({ builtin: 'mysql_replica', port: mute, timeout: '500ms' });
+  const took = performance.now() - t0;
+  assert.deepEqual([r.state, r.summary], ['CRITICAL', `REPLICA CRITICAL - 127.0.0.1:${mute}: no answer within 0.5 seconds`]);
+  assert.ok(took < 3_000, `took ${took} ms`);
+  const http = await builtin({ builtin: 'http', url: `http://127.0.0.1:${mute}/`, timeout: '500ms' });
+  assert.deepEqual([http.state, http.summary], ['CRITICAL', 'CRITICAL - Socket timeout after 0.5 seconds']);
+
+  const ac = new AbortController();
+  const started = performance.now();
+  setTimeout(() => ac.abort(), 200);
+  const aborted = await createCheck(checkSchema.parse({ plugin: ['/bin/sleep', '30'], timeout: '20s' })).run(ac.signal);
+  assert.deepEqual([aborted.state, aborted.summary], ['UNKNOWN', 'plugin was killed by SIGKILL']);
+  assert.ok(performance.now() - started < 5_000);
 });

@@ -9,6 +9,7 @@
  * perfdata `seconds_behind_source=0s;60;300;0;`.
  */
 import { readFile } from 'node:fs/promises';
+import { connect as netConnect } from 'node:net';
 import { createConnection } from 'mariadb';
 import type { BuiltinOptions } from '../../config/check-schema.ts';
 import { parseNagiosRange, thresholdState } from '../../core/nagios-range.ts';
@@ -90,9 +91,20 @@ export async function probeReplica(opts: ReplicaOptions, signal?: AbortSignal): 
   }
   const where = opts.socket ?? `${opts.host}:${opts.port}`;
   let conn: Awaited<ReturnType<typeof createConnection>> | undefined;
+  // Our own socket, so that a timeout or an abort can always close it: the client's
+  // connectTimeout does not end a socket stuck before the server's greeting.
+  const socket = opts.socket !== undefined ? netConnect(opts.socket) : netConnect({ host: opts.host, port: opts.port, noDelay: true });
+  socket.on('error', () => {});
+  let timedOut = false;
+  const kill = () => {
+    timedOut = true;
+    socket.destroy();
+  };
+  const timer = setTimeout(kill, opts.timeout);
+  signal?.addEventListener('abort', kill, { once: true });
   try {
     conn = await createConnection({
-      ...(opts.socket !== undefined ? { socketPath: opts.socket } : { host: opts.host, port: opts.port }),
+      stream: (cb) => cb(undefined, socket),
       user: opts.user,
       ...(password !== undefined && { password }),
       connectTimeout: opts.timeout,
@@ -105,9 +117,13 @@ export async function probeReplica(opts: ReplicaOptions, signal?: AbortSignal): 
     const row = rows[0];
     return row === undefined ? { kind: 'not_replica' } : { kind: 'status', status: replicaStatusOf(row) };
   } catch (e) {
+    if (timedOut) return { kind: 'error', message: `${where}: no answer within ${opts.timeout / 1000} seconds` };
     return { kind: 'error', message: `${where}: ${errorText(e).split('\n')[0]}` };
   } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', kill);
     conn?.destroy();
+    socket.destroy();
   }
 }
 
