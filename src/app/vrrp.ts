@@ -35,6 +35,8 @@ export function takesPartInVrrp(config: ClusterConfig, node: string): boolean {
   return Object.values(config.vrrp.instances).some((i) => i.members[node] !== undefined);
 }
 
+const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
+
 /** What a reload did to this node's VRRP instances. */
 export interface VrrpReloadResult {
   kept: string[];
@@ -79,7 +81,7 @@ export class VrrpSupervisor {
     this.#log = log;
     this.#hooks = hooks;
     const nodeAddresses = Object.fromEntries(Object.entries(config.nodes).map(([n, c]) => [n, c.address]));
-    this.#start = { type: 'start', vrrp: config.vrrp, node, nodeAddresses, logLevel: config.log.level, logFormat: config.log.format };
+    this.#start = { type: 'start', vrrp: config.vrrp, node, nodeAddresses, logLevel: log.level ?? config.log.level, logFormat: config.log.format };
   }
 
   /** Starts the child; resolves once its instances run, rejects with its reason if they cannot. */
@@ -151,6 +153,9 @@ export class VrrpSupervisor {
         this.#pending.get(m.id)?.(m.instances);
         this.#pending.delete(m.id);
         return;
+      case 'log':
+        this.#relayLog(m.line);
+        return;
       case 'reloaded': {
         const { type: _t, id: _i, ...r } = m;
         this.#reloads.get(m.id)?.(r);
@@ -160,6 +165,19 @@ export class VrrpSupervisor {
       default:
         return;
     }
+  }
+
+  /** A log line of the VRRP process, written by our logger at its level (its own time and pid kept). */
+  #relayLog(line: string): void {
+    let rec: Record<string, unknown>;
+    try {
+      rec = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, time, pid, hostname: _h, ...fields } = rec;
+    const name = LEVELS[typeof level === 'number' ? level : 30] ?? 'info';
+    this.#log[name]({ ...fields, child_pid: pid, child_time: time }, typeof msg === 'string' ? msg : '');
   }
 
   #onExit(code: number | null, signal: string | null): void {

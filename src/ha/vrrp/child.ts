@@ -7,7 +7,8 @@
 import { execFile } from 'node:child_process';
 import { memberInterface, syncGroupOf, type VrrpConfig, type VrrpInstanceConfig } from '../../config/ha-schema.ts';
 import { errorMessage } from '../../core/errors.ts';
-import { createLogger, type Logger } from '../../core/logger.ts';
+import { pino } from 'pino';
+import type { Logger } from '../../core/logger.ts';
 import { VrrpInstance, type VipDriver } from './instance.ts';
 import type { FromVrrp, ToVrrp } from './messages.ts';
 import { effectivePriority, paramsFromConfig, syncGroupEvents, type Transition } from './state.ts';
@@ -217,7 +218,17 @@ async function stopAll(): Promise<void> {
 process.on('message', (m: ToVrrp) => {
   switch (m.type) {
     case 'start':
-      log = createLogger({ level: m.logLevel as 'info', format: m.logFormat }).child({ role: 'vrrp' });
+      // Log lines go to the daemon, which writes them with its own logger (one stream, one
+      // format); only when the daemon is gone do they go to our stderr.
+      log = pino(
+        { level: m.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
+        {
+          write: (line: string) => {
+            if (process.connected) process.send?.({ type: 'log', line } satisfies FromVrrp);
+            else process.stderr.write(line);
+          },
+        },
+      ).child({ role: 'vrrp' });
       start(m.vrrp, m.node, m.nodeAddresses).then(
         (names) => send({ type: 'started', instances: names }),
         (err: unknown) => send({ type: 'failed', error: errorMessage(err) }),

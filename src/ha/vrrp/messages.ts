@@ -22,4 +22,6 @@ export type FromVrrp =
   | { type: 'splitBrain'; instance: string; peer: string; peerPriority: number; localPriority: number }
   | { type: 'status'; id: number; instances: InstanceStatus[] }
   | { type: 'reloaded'; id: number; kept: string[]; reprioritized: string[]; restarted: string[]; started: string[]; stopped: string[]; error?: string }
-  | { type: 'stopped' };
+  | { type: 'stopped' }
+  /** One JSON log line of the child, for the daemon's logger. */
+  | { type: 'log'; line: string };
