@@ -29,7 +29,7 @@ function snapshot(): ClusterSnapshot {
     requests: 1000 * s,
     panic: false,
     quorumLost: false,
-    backends: Array.from({ length: BACKENDS }, (_, b) => ({ id: `10.1.${s}.${b}:80`, name: `s${s}b${b}`, backup: false, weight: 1, effectiveWeight: 1, status: b === 3 ? 'down' : 'up', check: { type: 'http', last: 'L7_OK 200', since: start }, active: b, inactive: 2 * b, requests: 100 * b, failures: 0 })),
+    backends: Array.from({ length: BACKENDS }, (_unused, b) => ({ id: `10.1.${s}.${b}:80`, name: `s${s}b${b}`, backup: false, weight: 1, effectiveWeight: 1, status: b === 3 ? 'down' : 'up', check: { type: 'http', last: 'L7_OK 200', since: start }, active: b, inactive: 2 * b, requests: 100 * b, failures: 0 })),
   }));
   return {
     cluster: 'bench',
