@@ -12,11 +12,6 @@ import type { PassiveOutcome } from '../health/index.ts';
 import { L4Proxy } from '../proxy/tcp/proxy.ts';
 import type { HealthSink } from './health.ts';
 
-/** Whether any of `services` is a tcp or udp service. */
-export function hasL4(config: ClusterConfig, services: readonly string[]): boolean {
-  return services.some((n) => config.services[n]?.protocol !== 'http');
-}
-
 /** Starts the L4 proxy with this node's tcp/udp services (none is fine: a reload may add some). Throws if a listener cannot open. */
 export async function startL4(config: ClusterConfig, services: readonly string[], log: Logger, vipHosts: readonly string[], onOutcome: (service: string, backend: string, outcome: PassiveOutcome) => void): Promise<L4Proxy> {
   const l4 = new L4Proxy({ log, onOutcome });
