@@ -87,6 +87,8 @@ export const limitsSchema = z
     limit_rate: size(0),
     /** Bytes of each response sent at full speed before `limit_rate` applies (nginx `limit_rate_after`). Default 0. */
     limit_rate_after: size(0),
+    /** Slowest request body accepted, bytes per second, after a grace of `timeouts.client_body` (Apache mod_reqtimeout `MinRate`); slower gets 408. 0 = only `client_body` between two reads. Default 0. */
+    body_min_rate: size(0),
     /** Client ranges allowed; empty = everyone not denied. Default []. */
     allow: cidrList.default([]),
     /** Client ranges refused with 403; `deny` wins over `allow`. Default []. */

@@ -211,3 +211,36 @@ test('allow / deny by CIDR (403), and the client behind a trusted proxy from X-F
   assert.equal((await requestFrom(p.port, '127.0.0.9', xff('198.51.100.7'))).status, 200, 'an untrusted peer cannot pick its address');
   assert.equal((await limitsOf(p)).refused.deny, 2);
 });
+
+test('body_min_rate: a body trickled a byte at a time gets 408 although each read comes within client_body', async (t) => {
+  const b = await startBackend(t, 'a');
+  const p = await startProxy(t, cluster(b.address, '      body_min_rate: 1k', '    timeouts: { client_body: 1s }'));
+  const r = await new Promise<{ text: string; ms: number; sent: number }>((resolve, reject) => {
+    const s = connect(p.port, '127.0.0.1');
+    let text = '';
+    let sent = 0;
+    const t0 = performance.now();
+    const tick = setInterval(() => {
+      if (!s.destroyed) {
+        s.write('a');
+        sent++;
+      }
+    }, 300);
+    s.on('connect', () => s.write('POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n'));
+    s.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+    });
+    s.on('close', () => {
+      clearInterval(tick);
+      resolve({ text, ms: performance.now() - t0, sent });
+    });
+    s.on('error', (err) => {
+      clearInterval(tick);
+      if (text !== '') resolve({ text, ms: performance.now() - t0, sent });
+      else reject(err);
+    });
+  });
+  assert.equal(parseRaw(r.text).status, 408);
+  assert.ok(r.sent >= 3, 'several reads came, each within client_body (1 s)');
+  assert.ok(r.ms < 10_000, 'dropped within about client_body, not at the end of the body');
+});

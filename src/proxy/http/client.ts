@@ -122,6 +122,8 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
   pendingHead: string | null = null;
   /** Client writes still hold views of the upstream's read buffer (see #afterWrite). */
   viewsInFlight = false;
+  /** Flush marks written behind queued client writes and not yet reached. */
+  flushMarks = 0;
   /** A finished upstream connection waiting for those writes before going back to the pool. */
   heldConn: UpstreamConn | null = null;
   /** Attempts made for the current request (retries and fresh reconnects included). */
@@ -207,7 +209,7 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
 
   /** Nothing is queued for the client any more: back to the deadline of the state, upstream reading again. */
   #sendSettled(): void {
-    if (this.state === S_REQ) this.deadline = this.reqDone ? 0 : now() + this.svc!.config.timeouts.client_body;
+    if (this.state === S_REQ) this.deadline = this.reqDone ? 0 : this.#bodyDeadline();
     else if (this.state === S_TUNNEL) this.deadline = 0;
     if (this.rateTimer === null) this.up?.socket.resume();
   }
@@ -253,13 +255,16 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
     const tm = this.ctx.service.config.timeouts;
     if (this.state === S_HEAD) {
       if (this.buf !== null && this.buf.length > 0) this.#refuse(408, 'client header timeout');
+      else if (this.socket.writableLength !== 0) this.socket.resetAndDestroy(); // the last answer still queued: see below
       else this.socket.destroy();
       return;
     }
     if (this.state === S_REQ || this.state === S_TUNNEL) {
       if (this.waitingDrain || this.viewsInFlight) {
         this.ctx.log.debug({ client: this.remoteAddress, timeout: tm.send }, 'client not reading: send timeout');
-        this.socket.destroy();
+        // A reset, not a close: the kernel would otherwise keep sending the queued bytes
+        // to the slow reader long after we let go of the socket (nginx reset_timedout_connection).
+        this.socket.resetAndDestroy();
         return;
       }
       if (!this.reqDone) {
@@ -459,8 +464,24 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
       this.deadline = 0;
       if (end < buf.length) this.#stash(buf, end);
     } else {
-      this.deadline = now() + cfg.timeouts.client_body;
+      this.deadline = this.#bodyDeadline();
     }
+  }
+
+  /**
+   * When the request body must have progressed: `client_body` after the last read,
+   * and with `limits.body_min_rate`, no later than the time its bytes so far needed
+   * at that rate plus one `client_body` of grace (Apache mod_reqtimeout's MinRate):
+   * a slow POST that trickles a byte a second no longer holds the connection.
+   */
+  #bodyDeadline(): number {
+    const svc = this.svc!;
+    const grace = svc.config.timeouts.client_body;
+    const d = now() + grace;
+    const minRate = svc.limits.config.body_min_rate;
+    if (minRate === 0) return d;
+    const byRate = this.start + grace + (this.reqBytes * 1000) / minRate;
+    return byRate < d ? byRate : d;
   }
 
   /** Keeps bytes that follow the current request (a pipelined request) and stops reading. */
@@ -561,7 +582,7 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
     c.arm(this.reqDone ? cfg.timeouts.upstream_header : cfg.timeouts.send);
     if (!this.reqDone) {
       if (ok) this.socket.resume();
-      this.deadline = now() + cfg.timeouts.client_body;
+      this.deadline = this.#bodyDeadline();
     }
   }
 
@@ -790,16 +811,21 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
    */
   #afterWrite(ok: boolean): void {
     if (!ok) this.waitingDrain = true;
-    if (this.socket.writableLength !== 0 && !this.viewsInFlight) {
+    if (this.socket.writableLength !== 0) {
+      // Every queued write gets its own flush mark: with several writes in flight (a
+      // de-chunked read, or a pipelined request's response behind the previous one),
+      // the first mark alone would release the upstream buffer too early.
+      if (!this.viewsInFlight || this.deadline === 0) this.deadline = now() + this.svc!.config.timeouts.send;
       this.viewsInFlight = true;
-      this.deadline = now() + this.svc!.config.timeouts.send;
       this.up?.socket.pause();
+      this.flushMarks++;
       this.socket.write(EMPTY_BUFFER, this.#onFlushed);
     }
   }
 
   /** Everything written so far has left: the upstream buffer may be reused. */
   #onFlushed = (): void => {
+    if (--this.flushMarks > 0) return;
     this.viewsInFlight = false;
     const held = this.heldConn;
     if (held !== null) {
@@ -944,8 +970,13 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
     if (wasReq) this.#logAccess();
     this.ctx.sweeper.delete(this);
     // Make sure a client that keeps sending cannot hold the socket open.
-    this.socket.setTimeout(5000, () => this.socket.destroy());
+    this.socket.setTimeout(5000, this.#resetNow);
   }
+
+  /** A closing connection whose client neither reads nor closes: reset it (see expire). */
+  #resetNow = (): void => {
+    this.socket.resetAndDestroy();
+  };
 
   #nextRequest(): void {
     if (this.state === S_CLOSED) return;
@@ -964,6 +995,8 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
       this.state = S_CLOSED;
       this.ctx.sweeper.delete(this);
       this.socket.end();
+      // The last response may still be queued for a client that stopped reading: the send timeout still holds.
+      if (this.socket.writableLength !== 0) this.socket.setTimeout(this.ctx.service.config.timeouts.send, this.#resetNow);
       return;
     }
     this.state = S_HEAD;
