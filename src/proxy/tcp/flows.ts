@@ -15,7 +15,7 @@ export type FlowEnd = 'idle' | 'evicted' | 'closed';
 
 export class FlowTable<V extends FlowEntry> {
   readonly #map = new Map<string, V>();
-  readonly max: number;
+  max: number;
   ttl: number;
   readonly #onEnd: (v: V, why: FlowEnd) => void;
   /** Flows evicted because the table was full. */

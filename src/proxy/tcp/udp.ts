@@ -116,10 +116,12 @@ export class UdpListener {
     return this.#clock.now();
   }
 
-  /** The service's config changed (reload): new idle timeout applies to every flow. */
+  /** The service's config changed (reload): the new idle timeout and table size apply to every flow. */
   reconfigure(service: L4Service): void {
     this.service = service;
-    this.flows.ttl = (service.config as UdpServiceConfig).idle_timeout;
+    const cfg = service.config as UdpServiceConfig;
+    this.flows.ttl = cfg.idle_timeout;
+    this.flows.max = cfg.max_flows; // a smaller table evicts at the next new flow
     this.#schedule();
   }
 
