@@ -14,6 +14,7 @@ import { backendHealthOverrideSchema, healthOverrideProblems, healthSchema, outl
 import { persistenceSchema, schedulerSchema, stickySchema } from './scheduler-schema.ts';
 import { limitsSchema } from './limits-schema.ts';
 import { monitorNodeProblems, monitorSchema } from './monitor-schema.ts';
+import { agentProblems, agentSchema } from './agent-schema.ts';
 import { L4_SHARED, serviceByProtocol, tcpOptions, udpOptions } from './l4-schema.ts';
 import { webSchema } from './web-schema.ts';
 
@@ -247,12 +248,12 @@ export type UdpServiceConfig = z.output<typeof udpServiceSchema>;
 /** Any service of the cluster file, told apart by `protocol`. */
 export type AnyServiceConfig = ServiceConfig | TcpServiceConfig | UdpServiceConfig;
 
-const ROLES = ['director'] as const;
+const ROLES = ['director', 'agent'] as const;
 
 const nodeSchema = z.strictObject({
   /** The node's address; used to recognise which node this host is. */
   address: z.string().refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address'),
-  /** What this node does: `director` runs the services' load balancers. Default [director]. */
+  /** What this node does: `director` runs the services' load balancers, `agent` the monitor's checks for it (docs/agent.md). Default [director]. */
   roles: z.array(z.enum(ROLES)).default(['director']),
   /** Proxy worker processes on this node: a number, or `auto` (one per core). Default 1. */
   workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
@@ -287,9 +288,12 @@ export const clusterSchema = z
     monitor: monitorSchema.optional(),
     /** The dashboard and admin API; absent = none. See docs/dashboard.md. */
     web: webSchema.optional(),
+    /** Monitor ↔ agent transport (HTTPS, per-cluster token); needed when checks run on agents. See docs/agent.md. */
+    agent: agentSchema.optional(),
   })
   .superRefine((cfg, ctx) => {
     for (const p of monitorNodeProblems(cfg.monitor, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    for (const p of agentProblems(cfg.agent, cfg.monitor?.hosts, cfg.nodes)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     for (const p of firewallProblems(cfg.firewall, Object.keys(cfg.nodes))) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
     if (cfg.web?.node !== undefined && !(cfg.web.node in cfg.nodes)) ctx.addIssue({ code: 'custom', path: ['web', 'node'], message: `unknown node ${JSON.stringify(cfg.web.node)}; declared nodes: ${Object.keys(cfg.nodes).join(', ') || 'none'}` });
     for (const [name, inst] of Object.entries(cfg.vrrp.instances)) {
