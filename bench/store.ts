@@ -1,7 +1,7 @@
 /**
  * Monitoring history store: bytes per metric-year and write throughput.
  *
- *   node_modules/.bin/node bench/store.ts                 # 20 metrics, 365 days of 1-minute results
+ *   node_modules/.bin/node bench/store.ts                 # 20 metrics, 370 days of 1-minute results (every tier full)
  *   node_modules/.bin/node bench/store.ts --metrics 5 --days 30
  *
  * 1. A year (`--days`) of 1-minute results is simulated as fast as SQLite takes it:
@@ -28,14 +28,14 @@ const { values: a } = parseArgs({
   options: {
     checks: { type: 'string', default: '4' },
     perf: { type: 'string', default: '5' },
-    days: { type: 'string', default: '365' },
+    days: { type: 'string', default: '370' },
     batch: { type: 'string', default: '1000' },
     batches: { type: 'string', default: '50' },
     help: { type: 'boolean', default: false },
   },
 });
 if (a.help) {
-  console.log('node bench/store.ts [--checks 4] [--perf 5] [--days 365] [--batch 1000] [--batches 50]');
+  console.log('node bench/store.ts [--checks 4] [--perf 5] [--days 370] [--batch 1000] [--batches 50]');
   process.exit(0);
 }
 const CHECKS = Number(a.checks);
