@@ -8,6 +8,7 @@
  * with nothing moving either way for `idle_timeout` is closed. Every socket error
  * ends just this connection, never the daemon.
  */
+import { LogSampler } from '../limits/sampler.ts';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { BlockList } from 'node:net';
 import type { ListenAddress, TcpServiceConfig } from '../../config/schema.ts';
@@ -23,6 +24,8 @@ export function listenKey(a: ListenAddress): string {
 export interface TcpListenerContext {
   service: L4Service;
   readonly log: Logger;
+  /** Warnings about single connections, sampled: a dead backend under load or a scan must not flood the log. */
+  readonly sampler: LogSampler;
   /** Trusted fronts for `accept_proxy_protocol`; undefined = none. */
   trusted: BlockList | undefined;
   connectionClosed(c: TcpConn): void;
@@ -74,7 +77,8 @@ export class TcpConn implements L4User {
   }
 
   #fail(why: string): void {
-    this.#ctx.log.warn({ service: this.#ctx.service.name, client: `${this.clientAddress}:${this.clientPort}` }, `${this.#ctx.service.name}: connection closed: ${why}`);
+    const left = this.#ctx.sampler.take('closed', performance.now());
+    if (left >= 0) this.#ctx.log.warn({ service: this.#ctx.service.name, client: `${this.clientAddress}:${this.clientPort}`, suppressed: left }, `${this.#ctx.service.name}: connection closed: ${why}${left > 0 ? ` (${left} more since the last line)` : ''}`);
     this.destroy();
   }
 
@@ -155,7 +159,8 @@ export class TcpConn implements L4User {
     const svc = this.#ctx.service;
     svc.report(b, kind);
     this.#tried.push(b);
-    this.#ctx.log.warn({ service: svc.name, backend: b.id, failure: kind }, `${svc.name}: connect to ${b.id} failed (${kind}); trying the next backend`);
+    const left = this.#ctx.sampler.take(`connect ${b.id} ${kind}`, performance.now());
+    if (left >= 0) this.#ctx.log.warn({ service: svc.name, backend: b.id, failure: kind, suppressed: left }, `${svc.name}: connect to ${b.id} failed (${kind}); trying the next backend${left > 0 ? ` (${left} more since the last line)` : ''}`);
     if (this.#phase === enum_phase.closed) return;
     this.#connectNext();
   }
@@ -350,6 +355,7 @@ export class TcpListener implements TcpListenerContext {
   readonly server: Server;
   service: L4Service;
   readonly log: Logger;
+  readonly sampler = new LogSampler(1_000);
   trusted: BlockList | undefined;
   readonly connections = new Set<TcpConn>();
   draining = false;
