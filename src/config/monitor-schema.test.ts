@@ -7,6 +7,7 @@ import { parseDayRanges } from './monitor-schema.ts';
 const BASE = `
 nodes:
   d1: { address: 127.0.0.1 }
+agent: { token: 0123456789abcdef0123 }
 monitor:
   channels:
     email: { host: 127.0.0.1, from: palisade@example.com }
