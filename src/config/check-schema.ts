@@ -299,13 +299,33 @@ const fsResponsiveCheck = z.strictObject({
   warning: durationAtLeast(0).optional(),
 });
 
+const vrrpCheck = z.strictObject({
+  builtin: z.literal('vrrp'),
+  ...common,
+  /** The VRRP instance (a name under `vrrp.instances`) whose holder is checked: CRITICAL when no member is MASTER or more than one is (split brain). */
+  instance: z.string({ error: 'expected a VRRP instance name' }).min(1, 'expected a VRRP instance name'),
+  /** State when a member's status cannot be read (its node does not answer). Default WARNING. */
+  unreachable: stateName.default('WARNING'),
+});
+
+const backendsCheck = z.strictObject({
+  builtin: z.literal('backends'),
+  ...common,
+  /** The service (a name under `services`) whose backends in state up are counted. */
+  service: z.string({ error: 'expected a service name' }).min(1, 'expected a service name'),
+  /** Warning range on the number of backends up (e.g. "2:" = at least two). Default: none. */
+  warning: rangeValue().optional(),
+  /** Critical range on the number of backends up. Default "1:" (CRITICAL when none is up). */
+  critical: rangeValue().default('1:'),
+});
+
 /** Names of the built-in checks. */
-export const BUILTIN_CHECKS = ['load', 'swap', 'memory', 'procs', 'disk', 'tcp', 'http', 'users', 'mysql_replica', 'fs_responsive'] as const;
+export const BUILTIN_CHECKS = ['load', 'swap', 'memory', 'procs', 'disk', 'tcp', 'http', 'users', 'mysql_replica', 'fs_responsive', 'vrrp', 'backends'] as const;
 export type BuiltinName = (typeof BUILTIN_CHECKS)[number];
 
 const builtinCheckSchema = z.discriminatedUnion(
   'builtin',
-  [loadCheck, swapCheck, memoryCheck, procsCheck, diskCheck, tcpCheck, httpCheck, usersCheck, mysqlReplicaCheck, fsResponsiveCheck],
+  [loadCheck, swapCheck, memoryCheck, procsCheck, diskCheck, tcpCheck, httpCheck, usersCheck, mysqlReplicaCheck, fsResponsiveCheck, vrrpCheck, backendsCheck],
   { error: `expected builtin to be one of ${BUILTIN_CHECKS.join(', ')}` },
 );
 

@@ -15,6 +15,7 @@ import { runHttp } from './builtin/http.ts';
 import { runLoad } from './builtin/load.ts';
 import { runMemory } from './builtin/memory.ts';
 import { runMysqlReplica } from './builtin/mysql-replica.ts';
+import { runBackends, runVrrp, type PalisadeStatusProvider } from './builtin/palisade.ts';
 import { runProcs } from './builtin/procs.ts';
 import { runSwap } from './builtin/swap.ts';
 import { runTcp } from './builtin/tcp.ts';
@@ -32,11 +33,13 @@ export interface MonitorCheck {
 export interface CheckDeps {
   /** Wall clock, ms since the epoch, for `startedAt`. Default Date.now. */
   now?: () => number;
+  /** Palisade's own state for the `vrrp` and `backends` checks (the application injects it). */
+  palisade?: PalisadeStatusProvider;
 }
 
 const NEVER = new AbortController().signal;
 
-function builtinRunner(c: BuiltinCheckConfig): (ctx: CheckContext) => Promise<CheckResult> {
+function builtinRunner(c: BuiltinCheckConfig, deps: CheckDeps): (ctx: CheckContext) => Promise<CheckResult> {
   switch (c.builtin) {
     case 'load': return (ctx) => runLoad(c, ctx);
     case 'swap': return (ctx) => runSwap(c, ctx);
@@ -48,6 +51,8 @@ function builtinRunner(c: BuiltinCheckConfig): (ctx: CheckContext) => Promise<Ch
     case 'users': return (ctx) => runUsers(c, ctx);
     case 'mysql_replica': return (ctx) => runMysqlReplica(c, ctx);
     case 'fs_responsive': return (ctx) => runFsResponsive(c, ctx);
+    case 'vrrp': return (ctx) => runVrrp(c, ctx, deps.palisade);
+    case 'backends': return (ctx) => runBackends(c, ctx, deps.palisade);
   }
 }
 
@@ -64,7 +69,7 @@ export function createCheck(config: CheckConfig, deps: CheckDeps = {}): MonitorC
     };
   }
   const name = config.builtin;
-  const runner = builtinRunner(config);
+  const runner = builtinRunner(config, deps);
   if (SELF_TIMED.has(name)) {
     return { kind: name, run: (signal) => guard(name, runner, { now, signal: signal ?? NEVER }, now) };
   }
