@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import { pino } from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { monitorSchema } from '../../src/config/monitor-schema.ts';
 import { silentLogger } from '../../src/core/logger.ts';
@@ -84,6 +85,11 @@ async function startReceiver(t: TestContext, status: (hit: Hit, n: number) => nu
   await once(server, 'listening');
   t.after(() => new Promise<void>((r) => server.close(() => r())));
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, hits };
+}
+
+/** A delivery log line as `msg contact channel attempt=N [retry_in_ms=M]`. */
+function line(l: Record<string, unknown>): string {
+  return `${String(l.msg)} ${String(l.contact)} ${String(l.channel)} attempt=${String(l.attempt)}${l.retry_in_ms === undefined ? '' : ` retry_in_ms=${String(l.retry_in_ms)}`}`;
 }
 
 const OUTPUT = 'CRITICAL - connect refused & "quoted" <tag> = ünïcode';
@@ -187,7 +193,9 @@ test('a failing receiver is retried with exponential backoff, then delivered; on
     delivery: { attempts: 3, backoff: '200ms', max_backoff: '5s' },
   });
   const outcomes: DeliveryOutcome[] = [];
-  const n = new Notifier(cfg, silentLogger(), { onOutcome: (o) => outcomes.push(o) });
+  const logs: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) });
+  const n = new Notifier(cfg, logger, { onOutcome: (o) => outcomes.push(o) });
   t.after(() => n.close());
   const t0 = performance.now();
   n.palisadeEvent({ kind: 'vrrp', subject: 'VI_1', state: 'MASTER', message: 'd2 took the VIP 192.0.2.10', time: Date.now() });
@@ -207,6 +215,17 @@ test('a failing receiver is retried with exponential backoff, then delivered; on
   n.queue.enqueue({ type: 'EVENT', host: 'q', service: 'quorum', state: 'LOST', output: 'quorum lost', number: 0, time: Date.now() }, ['gone']);
   await waitFor(() => outcomes.length === 2, 20_000, 'given up');
   assert.deepEqual([outcomes[1]!.ok, outcomes[1]!.attempts, outcomes[1]!.error], [false, 3, 'HTTP 500 from ' + new URL(web.url).host + ': try later']);
+
+  // What the log says: each failure with its retry delay, the delivery, and the final give-up.
+  assert.deepEqual(logs.map(line), [
+    'notification delivery failed; will retry ops webhook attempt=1 retry_in_ms=200',
+    'notification delivery failed; will retry ops webhook attempt=2 retry_in_ms=400',
+    'notification delivered ops webhook attempt=3',
+    'notification delivery failed; will retry gone webhook attempt=1 retry_in_ms=200',
+    'notification delivery failed; will retry gone webhook attempt=2 retry_in_ms=400',
+    'notification delivery failed; giving up gone webhook attempt=3',
+  ]);
+  assert.equal(logs.at(-1)!.level, 50, 'giving up is an error');
 });
 
 test('a command that hangs is killed at its timeout and counted as a failed delivery', { timeout: 30_000 }, async (t) => {
