@@ -88,7 +88,7 @@ async function startReceiver(t: TestContext, status: (hit: Hit, n: number) => nu
 }
 
 /** A delivery log line as `msg contact channel attempt=N [retry_in_ms=M]`. */
-function line(l: Record<string, unknown>): string {
+function logLine(l: Record<string, unknown>): string {
   return `${String(l.msg)} ${String(l.contact)} ${String(l.channel)} attempt=${String(l.attempt)}${l.retry_in_ms === undefined ? '' : ` retry_in_ms=${String(l.retry_in_ms)}`}`;
 }
 
@@ -217,7 +217,7 @@ test('a failing receiver is retried with exponential backoff, then delivered; on
   assert.deepEqual([outcomes[1]!.ok, outcomes[1]!.attempts, outcomes[1]!.error], [false, 3, 'HTTP 500 from ' + new URL(web.url).host + ': try later']);
 
   // What the log says: each failure with its retry delay, the delivery, and the final give-up.
-  assert.deepEqual(logs.map(line), [
+  assert.deepEqual(logs.map(logLine), [
     'notification delivery failed; will retry ops webhook attempt=1 retry_in_ms=200',
     'notification delivery failed; will retry ops webhook attempt=2 retry_in_ms=400',
     'notification delivered ops webhook attempt=3',
