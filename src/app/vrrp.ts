@@ -167,7 +167,7 @@ export class VrrpSupervisor {
     }
   }
 
-  /** A log line of the VRRP process, written by our logger at its level (its own time and pid kept). */
+  /** A log line of the VRRP process, written by our logger at its level (with the child's pid). */
   #relayLog(line: string): void {
     let rec: Record<string, unknown>;
     try {
@@ -175,9 +175,9 @@ export class VrrpSupervisor {
     } catch {
       return;
     }
-    const { level, msg, time, pid, hostname: _h, ...fields } = rec;
+    const { level, msg, time: _t, pid, hostname: _h, ...fields } = rec;
     const name = LEVELS[typeof level === 'number' ? level : 30] ?? 'info';
-    this.#log[name]({ ...fields, child_pid: pid, child_time: time }, typeof msg === 'string' ? msg : '');
+    this.#log[name]({ ...fields, child_pid: pid }, typeof msg === 'string' ? msg : '');
   }
 
   #onExit(code: number | null, signal: string | null): void {
