@@ -21,6 +21,7 @@ import { HealthBridge, healthReason, type HealthPush, type HealthSink, type Oper
 import { startL4, withL4 } from './l4.ts';
 import type { L4Proxy } from '../proxy/tcp/proxy.ts';
 import { WebRole } from './web-facade.ts';
+import { startAgentRole, type AgentRole } from './agent.ts';
 
 export interface DaemonOptions {
   /** The cluster file (re-read on reload). */
@@ -85,6 +86,8 @@ export class Daemon {
   #control: ControlServer | undefined;
   /** The dashboard, admin API and monitor runtime, on the node that serves them (app/web-facade.ts). */
   #web: WebRole | undefined;
+  /** The agent endpoint (app/agent.ts): checks run here for the monitor, pushed results taken on the monitor. */
+  #agent: AgentRole | undefined;
   #reloading: Promise<ReloadResult> | undefined;
   #stopped = false;
   /** Palisade's own events (VRRP, backends, quorum) for alerting and the dashboard. */
@@ -117,6 +120,7 @@ export class Daemon {
     }
     try {
       d.#web = await WebRole.start(d);
+      d.#agent = await startAgentRole(d, d.#web?.monitor);
     } catch (err) {
       await d.stop(0);
       throw err;
@@ -382,7 +386,7 @@ export class Daemon {
     // Resign the VIPs first (priority 0: the backup takes over within its skew time), then drain.
     if (this.#proxyTimer !== undefined) clearInterval(this.#proxyTimer);
     await this.#vrrp?.stop();
-    await Promise.all([this.#proxy?.close(graceMs), this.#l4?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close(), this.#web?.close()]);
+    await Promise.all([this.#proxy?.close(graceMs), this.#l4?.close(graceMs), this.#pool?.stop(graceMs), this.#control?.close(), this.#health?.close(), this.#web?.close(), this.#agent?.close()]);
     this.log.flush();
   }
 

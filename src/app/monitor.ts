@@ -1,21 +1,34 @@
 /**
- * The monitor runtime (minimal): runs the checks of `monitor:` on their schedule
- * inside the daemon of the node that serves the dashboard, feeds each result to the
- * Nagios state logic (src/monitor/state), records results, perfdata and events in
- * the history store (src/store), and takes acknowledgements, downtime and
- * re-checks. The decisions are the state engine's; this file only schedules and
- * moves results.
+ * The monitor runtime: runs the checks of `monitor:` on their schedule inside the
+ * daemon of the node that serves the dashboard, feeds each result to the Nagios
+ * state logic (src/monitor/state), records results, perfdata and events in the
+ * history store (src/store), and takes acknowledgements, downtime and re-checks.
  *
- * Not here yet: notification delivery (src/monitor/notify is not wired: NOTIFICATION
- * events go to the timeline and the store only) and agents (hosts with `run_on: NODE`
- * report UNKNOWN until the agent exists).
+ * - Notifications: the engine's NOTIFICATION events go to the delivery queue of
+ *   src/monitor/notify (contacts, channels, retries; `enqueue` only appends, so a
+ *   slow SMTP server never delays a check); each delivery, sent or given up, is an
+ *   event in the store and the timeline. Palisade's own events (`palisadeEvent`)
+ *   take the same path to `monitor.palisade_events`' contacts.
+ * - Agents: a host with `run_on: NODE` is checked by asking NODE's agent to run the
+ *   check by name (src/agent); results the agents push (`pushed`) count as checks,
+ *   so a pushed result postpones the next call.
+ *
+ * The decisions are the state engine's and the notification rules'; this file only
+ * schedules and moves results.
  */
 import { join, resolve } from 'node:path';
 import type { MonitorConfig } from '../config/monitor-schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { errorMessage } from '../core/errors.ts';
+import type { PalisadeEvent as CorePalisadeEvent } from '../core/events.ts';
+import type { AgentClient } from '../agent/client.ts';
+import type { PushedResult } from '../agent/protocol.ts';
+import type { PalisadeStatusProvider } from '../monitor/builtin/palisade.ts';
+import { objectName } from '../monitor/notify/notice.ts';
+import { Notifier } from '../monitor/notify/notifier.ts';
+import type { DeliveryOutcome } from '../monitor/notify/queue.ts';
 import { createCheck, type MonitorCheck } from '../monitor/run.ts';
-import type { CheckResult } from '../monitor/result.ts';
+import type { CheckResult, PerfDatum } from '../monitor/result.ts';
 import { MonitorEngine, type AckRequest, type StatusSnapshot } from '../monitor/state/engine.ts';
 import { refKey, type MonitorEvent, type ObjectRef } from '../monitor/state/types.ts';
 import { HistoryStore } from '../store/history.ts';
@@ -26,8 +39,19 @@ interface Scheduled {
   kind: string;
   maxAttempts: number;
   check: MonitorCheck | undefined;
-  /** Why it cannot run here (agent hosts). */
+  /** The node whose agent runs it (`run_on`); undefined = this monitor. */
+  node?: string;
+  /** Why it cannot run at all (an agent host without an agent client). */
   remote?: string;
+}
+
+/** How the monitor reaches the agents. */
+export interface MonitorAgents {
+  client: AgentClient;
+  /** Node addresses by name (the cluster file's `nodes`). */
+  addresses: Readonly<Record<string, string>>;
+  /** Time allowed beyond a check's own timeout for the call, ms (`agent.call_timeout`). */
+  callTimeout: number;
 }
 
 export interface MonitorRuntimeOptions {
@@ -37,7 +61,16 @@ export interface MonitorRuntimeOptions {
   /** Checks running at once, at most. Default 64. */
   concurrency?: number;
   now?: () => number;
+  /** The agents, when some hosts run on them. Without it those hosts are UNKNOWN. */
+  agents?: MonitorAgents;
+  /** Palisade's own state for the `vrrp` and `backends` checks. */
+  palisade?: PalisadeStatusProvider;
+  /** Deliver notifications (default true; false = only record them as due). */
+  notify?: boolean;
 }
+
+/** Palisade's event kinds as `monitor.palisade_events.kinds` names them. */
+const EVENT_KIND: Readonly<Record<string, string>> = { vrrp_transition: 'vrrp', split_brain: 'split_brain', backend_state: 'backend', quorum: 'quorum' };
 
 const TICK_MS = 1_000;
 
@@ -53,15 +86,28 @@ export class MonitorRuntime {
   readonly #objects = new Map<string, Scheduled>();
   readonly #running = new Set<string>();
   readonly #listeners = new Set<(e: MonitorEvent) => void>();
+  readonly #deliveryListeners = new Set<(o: DeliveryOutcome) => void>();
   readonly #concurrency: number;
   readonly #abort = new AbortController();
+  readonly #agents: MonitorAgents | undefined;
+  /** Last perfdata per object (for /metrics). */
+  readonly #perfdata = new Map<string, readonly PerfDatum[]>();
+  readonly notifier: Notifier | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** The last fill stopped at the concurrency limit: fill again as checks end. */
+  #saturated = false;
+  #fillQueued = false;
+  /** Checks run since start (bench, status). */
+  checksRun = 0;
+  readonly #cleanups: Array<() => void> = [];
 
   constructor(cfg: MonitorConfig, o: MonitorRuntimeOptions) {
     this.#log = o.log;
     this.#now = o.now ?? Date.now;
     this.#concurrency = o.concurrency ?? 64;
+    this.#agents = o.agents;
     this.engine = new MonitorEngine(cfg, { now: this.#now });
+    if (o.notify !== false) this.notifier = new Notifier(cfg, o.log, { onOutcome: (d) => this.#delivered(d) });
     const s = cfg.store;
     this.store = new HistoryStore({
       path: resolve(o.runtimeDir, s.path),
@@ -70,18 +116,108 @@ export class MonitorRuntime {
       now: this.#now,
       onError: (err) => this.#log.error({ err: errorMessage(err) }, 'monitor: history store write failed'),
     });
+    const deps = { now: this.#now, ...(o.palisade !== undefined && { palisade: o.palisade }) };
     for (const [hn, h] of Object.entries(cfg.hosts)) {
-      const remote = h.run_on === 'monitor' ? undefined : `checks of ${hn} run on ${h.run_on}'s agent, which this monitor cannot reach yet`;
-      this.#add({ host: hn }, h.check === undefined ? 'none' : 'builtin' in h.check ? h.check.builtin : 'plugin', h.max_check_attempts, h.check === undefined ? undefined : createCheck(h.check, { now: this.#now }), remote);
+      const node = h.run_on === 'monitor' ? undefined : h.run_on;
+      const remote = node === undefined || this.#agents !== undefined ? undefined : `checks of ${hn} run on ${node}'s agent, and this monitor has no agent: section to reach it`;
+      const make = (c: typeof h.check, service: string | undefined) => (c === undefined ? undefined : node === undefined ? createCheck(c, deps) : this.#agentCheck(node, hn, service, 'builtin' in c ? c.builtin : 'plugin', c.timeout));
+      this.#add({ host: hn }, h.check === undefined ? 'none' : 'builtin' in h.check ? h.check.builtin : 'plugin', h.max_check_attempts, make(h.check, undefined), node, remote);
       for (const [sn, svc] of Object.entries(h.services)) {
-        this.#add({ host: hn, service: sn }, 'builtin' in svc.check ? svc.check.builtin : 'plugin', svc.max_check_attempts, createCheck(svc.check, { now: this.#now }), remote);
+        this.#add({ host: hn, service: sn }, 'builtin' in svc.check ? svc.check.builtin : 'plugin', svc.max_check_attempts, make(svc.check, sn), node, remote);
       }
     }
   }
 
-  #add(ref: ObjectRef, kind: string, maxAttempts: number, check: MonitorCheck | undefined, remote: string | undefined): void {
+  #add(ref: ObjectRef, kind: string, maxAttempts: number, check: MonitorCheck | undefined, node: string | undefined, remote: string | undefined): void {
     const key = refKey(ref);
-    this.#objects.set(key, { ref, key, kind, maxAttempts, check, ...(remote !== undefined && { remote }) });
+    this.#objects.set(key, { ref, key, kind, maxAttempts, check, ...(node !== undefined && { node }), ...(remote !== undefined && { remote }) });
+  }
+
+  /** A check run by `node`'s agent: the call names the check, nothing else; a failed call is UNKNOWN with the reason. */
+  #agentCheck(node: string, host: string, service: string | undefined, kind: string, timeout: number): MonitorCheck {
+    return {
+      kind,
+      run: async (signal) => {
+        const a = this.#agents;
+        const startedAt = this.#now();
+        const address = a?.addresses[node];
+        if (a === undefined || address === undefined) return result('UNKNOWN', `no address for node ${node}'s agent`, startedAt);
+        try {
+          return await a.client.run(address, host, service, timeout + a.callTimeout, signal);
+        } catch (err) {
+          return result('UNKNOWN', `agent ${node}: ${errorMessage(err)}`, startedAt);
+        }
+      },
+    };
+  }
+
+  /**
+   * Results an agent pushed. Each must be for a host whose `run_on` is that node;
+   * it is applied like a scheduled check (state, history, notifications).
+   */
+  pushed(node: string, results: readonly PushedResult[]): { accepted: number; rejected: string[] } {
+    let accepted = 0;
+    const rejected: string[] = [];
+    for (const p of results) {
+      const key = p.service === undefined ? p.host : `${p.host}/${p.service}`;
+      const o = this.#objects.get(key);
+      if (o === undefined) rejected.push(`${key}: no such host or service`);
+      else if (o.node !== node) rejected.push(`${key}: runs on ${o.node ?? 'the monitor'}, not on ${node}`);
+      else {
+        this.#apply(o, p.result);
+        accepted++;
+      }
+    }
+    return { accepted, rejected };
+  }
+
+  #apply(o: Scheduled, r: CheckResult): void {
+    const events = o.ref.service === undefined ? this.engine.hostResult(o.ref.host, r) : this.engine.serviceResult(o.ref.host, o.ref.service, r);
+    if (o.check !== undefined) {
+      this.store.record(o.key, r);
+      this.#perfdata.set(o.key, r.perfdata);
+    }
+    this.checksRun++;
+    this.#emit(events);
+  }
+
+  /** One of Palisade's own events: stored, and notified to `monitor.palisade_events`' contacts. */
+  palisadeEvent(e: CorePalisadeEvent): void {
+    const kind = EVENT_KIND[e.kind] ?? e.kind;
+    try {
+      this.store.event({ time: e.time, kind: `palisade_${kind}`, object: e.subject, state: e.state, detail: e });
+      this.notifier?.palisadeEvent({ kind, subject: e.subject, state: e.state, message: e.node === '' ? e.message : `${e.node}: ${e.message}`, time: e.time });
+    } catch (err) {
+      this.#log.error({ err: errorMessage(err), event: e.kind }, 'monitor: a Palisade event could not be handled');
+    }
+  }
+
+  #delivered(d: DeliveryOutcome): void {
+    const object = objectName(d.notice);
+    this.store.event({ time: Date.now(), kind: d.ok ? 'NOTIFICATION_SENT' : 'NOTIFICATION_FAILED', object, state: d.notice.state, detail: { type: d.notice.type, contact: d.contact, channel: d.channel, attempts: d.attempts, ...(d.error !== undefined && { error: d.error }) } });
+    for (const l of this.#deliveryListeners) {
+      try {
+        l(d);
+      } catch (err) {
+        this.#log.error({ err: errorMessage(err) }, 'monitor: a delivery listener failed');
+      }
+    }
+  }
+
+  /** Runs `cleanup` (an unsubscribe) when the runtime closes. */
+  own(cleanup: () => void): void {
+    this.#cleanups.push(cleanup);
+  }
+
+  /** Called after each notification delivery ends (sent, or given up after its retries). */
+  onDelivery(listener: (o: DeliveryOutcome) => void): () => void {
+    this.#deliveryListeners.add(listener);
+    return () => this.#deliveryListeners.delete(listener);
+  }
+
+  /** The last perfdata of an object (empty when none). */
+  perfdata(object: string): readonly PerfDatum[] {
+    return this.#perfdata.get(object) ?? [];
   }
 
   start(): void {
@@ -101,6 +237,7 @@ export class MonitorRuntime {
       const object = refKey(e.ref);
       const state = e.kind === 'STATE' || e.kind === 'NOTIFICATION' ? e.state : e.kind;
       this.store.event({ time: e.time, kind: e.kind, object, state, detail: e });
+      if (e.kind === 'NOTIFICATION') this.notifier?.fromEngine([e]);
       for (const l of this.#listeners) {
         try {
           l(e);
@@ -117,11 +254,30 @@ export class MonitorRuntime {
     } catch (err) {
       this.#log.error({ err: errorMessage(err) }, 'monitor: downtime tick failed');
     }
+    this.#fill();
+  }
+
+  /** Starts due checks up to the concurrency limit. */
+  #fill(): void {
+    this.#saturated = false;
     for (const ref of this.engine.due(this.#now())) {
-      if (this.#running.size >= this.#concurrency) break;
+      if (this.#running.size >= this.#concurrency) {
+        this.#saturated = true;
+        break;
+      }
       const key = refKey(ref);
       if (!this.#running.has(key)) void this.#run(key);
     }
+  }
+
+  /** A check ended while others were waiting for a slot: fill again (once per turn of the event loop). */
+  #refill(): void {
+    if (!this.#saturated || this.#fillQueued || this.#abort.signal.aborted) return;
+    this.#fillQueued = true;
+    setImmediate(() => {
+      this.#fillQueued = false;
+      if (!this.#abort.signal.aborted) this.#fill();
+    });
   }
 
   async #run(key: string): Promise<void> {
@@ -131,13 +287,12 @@ export class MonitorRuntime {
     try {
       const r = o.remote !== undefined ? result('UNKNOWN', o.remote, this.#now()) : o.check === undefined ? result('OK', 'no host check: assumed UP', this.#now()) : await o.check.run(this.#abort.signal);
       if (this.#abort.signal.aborted) return;
-      const events = o.ref.service === undefined ? this.engine.hostResult(o.ref.host, r) : this.engine.serviceResult(o.ref.host, o.ref.service, r);
-      if (o.check !== undefined && o.remote === undefined) this.store.record(key, r);
-      this.#emit(events);
+      this.#apply(o.remote === undefined ? o : { ...o, check: undefined }, r);
     } catch (err) {
       this.#log.error({ err: errorMessage(err), object: key }, 'monitor: check result could not be applied');
     } finally {
       this.#running.delete(key);
+      this.#refill();
     }
   }
 
@@ -172,15 +327,33 @@ export class MonitorRuntime {
     this.#emit(this.engine.acknowledge(MonitorRuntime.refOf(object), req));
   }
 
-  scheduleDowntime(object: string, start: number, end: number, author: string, comment: string): number {
-    const r = this.engine.scheduleDowntime({ ref: MonitorRuntime.refOf(object), start, end, fixed: true, author, comment });
+  /** Removes the acknowledgement of an object; false when it had none. */
+  removeAcknowledgement(object: string): boolean {
+    const events = this.engine.removeAcknowledgement(MonitorRuntime.refOf(object));
+    this.#emit(events);
+    return events.length > 0;
+  }
+
+  /** Fixed downtime from start to end; with `duration` (ms), flexible: it starts when the object enters a problem state between start and end. */
+  scheduleDowntime(object: string, start: number, end: number, author: string, comment: string, duration?: number): number {
+    const r = this.engine.scheduleDowntime({ ref: MonitorRuntime.refOf(object), start, end, fixed: duration === undefined, ...(duration !== undefined && { duration }), author, comment });
     this.#emit(r.events);
     return r.id;
+  }
+
+  /** Cancels a pending or running downtime; false when there is no such id. */
+  cancelDowntime(id: number): boolean {
+    if (!this.engine.downtimes().some((d) => d.id === id)) return false;
+    this.#emit(this.engine.cancelDowntime(id));
+    return true;
   }
 
   close(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#abort.abort();
+    for (const c of this.#cleanups.splice(0)) c();
+    this.notifier?.close();
+    this.#agents?.client.close();
     try {
       this.store.close();
     } catch (err) {

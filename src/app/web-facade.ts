@@ -23,6 +23,8 @@ import { WebServer } from '../web/server.ts';
 import { controlRequest, controlSocketPath, defaultRuntimeDir } from './control.ts';
 import type { Daemon, DaemonStatus } from './daemon.ts';
 import { MonitorRuntime } from './monitor.ts';
+import { metricsText } from './metrics.ts';
+import { createMonitorRuntime, deliveryEntry } from './monitor-role.ts';
 
 const TIMELINE_KEEP = 500;
 const PEER_TIMEOUT_MS = 700;
@@ -85,6 +87,7 @@ export class DaemonWebFacade implements WebFacade {
     this.#unsub.push(daemon.events.on((e) => this.#push(paliEntry(e))));
     if (monitor !== undefined) {
       this.#unsub.push(monitor.onEvent((e) => this.#push(monitorEventEntry(e))));
+      this.#unsub.push(monitor.onDelivery((d) => this.#push(deliveryEntry(d))));
       this.#traffic = setInterval(() => void this.#recordTraffic(), TRAFFIC_EVERY_MS);
       this.#traffic.unref();
     }
@@ -281,6 +284,11 @@ export class DaemonWebFacade implements WebFacade {
     return this.monitor?.store.view(object, label, view);
   }
 
+  /** `/metrics`: check states, perfdata, traffic and VRRP of every node seen (app/metrics.ts). */
+  async prometheus(): Promise<string> {
+    return metricsText(this.monitor, await this.snapshot());
+  }
+
   /** Requests per second per backend of this node's services, as perfdata of `traffic/SERVICE` (graphs). */
   async #recordTraffic(): Promise<void> {
     const m = this.monitor;
@@ -329,8 +337,10 @@ export class WebRole {
     const config = daemon.config.config;
     if (config.web === undefined || webNodeOf(config) !== daemon.node.name) return undefined;
     const runtimeDir = config.runtime_dir ?? defaultRuntimeDir();
-    const monitor = config.monitor === undefined ? undefined : new MonitorRuntime(config.monitor, { log: daemon.log, runtimeDir });
+    const view: { facade?: DaemonWebFacade } = {};
+    const monitor = config.monitor === undefined ? undefined : await createMonitorRuntime(daemon, config.monitor, runtimeDir, () => view.facade?.snapshot() ?? Promise.resolve({ nodes: [] }));
     const facade = new DaemonWebFacade(daemon, monitor);
+    view.facade = facade;
     await facade.loadUsersFile();
     const server = new WebServer({ facade, log: daemon.log, baseDir: resolve(daemon.file, '..') });
     try {

@@ -23,7 +23,7 @@ export interface VrrpMemberState {
 /** One backend of a service as the daemon reports it. */
 export interface BackendStateView {
   name: string;
-  /** up, down, drain, maint. */
+  /** up, full (up, at its connection limit), down, drain, maint. */
   state: string;
 }
 
@@ -59,9 +59,10 @@ function range(text: string | undefined): NagiosRange | undefined {
 export function decideBackends(opts: BuiltinOptions<'backends'>, backends: readonly BackendStateView[] | undefined): Verdict {
   const svc = opts.service;
   if (backends === undefined) return { state: 'UNKNOWN', summary: `BACKENDS UNKNOWN - no director answered for service ${svc}`, perfdata: [] };
-  const up = backends.filter((b) => b.state === 'up').length;
+  const isUp = (b: BackendStateView) => b.state === 'up' || b.state === 'full';
+  const up = backends.filter(isUp).length;
   const state = thresholdState(up, range(opts.warning), range(opts.critical));
-  const others = backends.filter((b) => b.state !== 'up').map((b) => `${b.name} ${b.state}`);
+  const others = backends.filter((b) => !isUp(b)).map((b) => `${b.name} ${b.state}`);
   return {
     state,
     summary: `BACKENDS ${state} - ${svc}: ${up} of ${backends.length} up${others.length > 0 ? ` (${others.join(', ')})` : ''}`,
