@@ -15,6 +15,7 @@ const USAGE = `palisade: a high-availability load-balancing cluster in one daemo
 usage:
   palisade demo [--port N]              start a complete demo cluster on loopback (no root needed)
   palisade run -c FILE [--node NAME]    run this node's roles from the cluster file
+  palisade agent -c FILE --node NAME    the same, for a node whose role is the monitor's agent (docs/agent.md)
   palisade validate -c FILE             check a cluster file; prints every problem with file:line:column
   palisade reload -c FILE [--node NAME] make the running daemon re-read its cluster file
   palisade status -c FILE [--node NAME] [--json]
@@ -99,6 +100,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${summarize(loaded)}\n`);
       return;
     }
+    case 'agent':
     case 'run': {
       const file = needFile();
       const loaded = await loadClusterFile(file).catch(printConfigError);
