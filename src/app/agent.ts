@@ -131,7 +131,7 @@ export class AgentRole {
   #startPush(client: AgentClient, monitorAddress: string, node: string, timeout: number): void {
     this.#client = client;
     const now = Date.now();
-    for (const o of this.#objects.values()) o.next = now + Math.random() * Math.min(o.interval, 10_000);
+    for (const o of this.#objects.values()) o.next = now + Math.random() * Math.min(o.interval, 5_000);
     const tick = () => {
       const t = Date.now();
       for (const o of this.#objects.values()) {
