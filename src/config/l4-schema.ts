@@ -62,9 +62,118 @@ export function cidrList(list: readonly string[]): BlockList {
   return bl;
 }
 
+// ---- kernel modes (nat, dr) ---------------------------------------------------
+
+/** Where a tcp/udp service's packets are balanced: in this process, or in the kernel through nftables. */
+export const L4_MODES = ['proxy', 'nat', 'dr'] as const;
+export type L4Mode = (typeof L4_MODES)[number];
+
+/** Schedulers the kernel modes implement (see docs/l4.md: rr, wrr and swrr are one weighted slot table; sh hashes the source address). */
+export const KERNEL_SCHEDULERS = ['rr', 'wrr', 'swrr', 'sh'] as const;
+
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+const IFNAME = /^[A-Za-z0-9_.:@-]{1,15}$/;
+
+const ipv4 = z.string().refine((s) => isIP(s) === 4, 'expected an IPv4 address such as 10.0.0.11');
+
+const kernelSchema = z.strictObject({
+  /**
+   * mode nat: how replies get back through the director. `snat` (default): the
+   * director masquerades connections to the backends with its own address on their
+   * network, so they need no route; the backends see the director as the client.
+   * `route`: no SNAT; the backends' default route must be the director (LVS -m
+   * proper), and they see the real client address.
+   */
+  replies: z.enum(['snat', 'route']).optional(),
+  /** mode dr: the director's interface on the real servers' L2 segment, e.g. eth0; required in mode dr. */
+  interface: z.string().regex(IFNAME, 'expected an interface name such as eth0').optional(),
+  /**
+   * mode dr: real servers' MAC addresses by backend address (`10.0.0.11: 02:00:00:00:00:0b`).
+   * A backend not listed is resolved from the director's neighbour table (`ip neigh`,
+   * after one probe datagram) when the ruleset is built. Default none (all resolved).
+   */
+  macs: z.record(ipv4, z.string().regex(MAC, 'expected a MAC address such as 02:00:00:00:00:0b')).optional(),
+  /** Keep per-backend counters (nft named counters) shown by `palisade status`. Default true. */
+  counters: z.boolean().default(true),
+});
+
+export type KernelOptions = z.output<typeof kernelSchema>;
+
+const modeOption = z.enum(L4_MODES).default('proxy');
+
+/** Options that have no meaning when the kernel carries the packets, refused by name in mode nat / dr. */
+const KERNEL_REFUSED: Record<string, string> = {
+  connect_timeout: 'the kernel forwards packets; the client connects to the backend itself',
+  connect_tries: 'the kernel forwards packets; the client connects to the backend itself',
+  idle_timeout: 'conntrack\'s own timeouts apply (sysctl net.netfilter.nf_conntrack_*_timeout*)',
+  half_close_timeout: 'conntrack\'s own timeouts apply (sysctl net.netfilter.nf_conntrack_tcp_timeout_fin_wait)',
+  proxy_protocol: 'the kernel does not add bytes to a stream; in mode nat with kernel.replies: route or in mode dr the backends see the client address',
+  accept_proxy_protocol: 'the kernel does not parse streams',
+  proxy_protocol_timeout: 'the kernel does not parse streams',
+  max_flows: 'conntrack holds the flows (sysctl net.netfilter.nf_conntrack_max)',
+  passive: 'the kernel reports no per-connection outcomes; use active health checks',
+  sorry_server: 'not implemented in the kernel modes',
+  persistence: 'the kernel modes have no persistence table; scheduler: sh keeps a client address on one backend',
+};
+
+/**
+ * What is wrong with a parsed tcp/udp service for its kernel mode (none in mode
+ * proxy), each with a path relative to the service. Pure.
+ */
+export function kernelProblems(svc: {
+  protocol: 'tcp' | 'udp';
+  mode: L4Mode;
+  kernel?: KernelOptions | undefined;
+  listen: readonly { host: string; port: number }[];
+  scheduler: { name: string };
+  on_down: string;
+  backends: readonly { host: string; port: number; max_conns: number; max_fails?: number | undefined; fail_timeout?: number | undefined }[];
+}): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const { mode } = svc;
+  if (mode === 'proxy') {
+    if (svc.kernel !== undefined) out.push({ path: ['kernel'], message: 'kernel applies only with mode: nat or dr' });
+    return out;
+  }
+  const k = svc.kernel;
+  if (mode === 'dr') {
+    if (k?.interface === undefined) out.push({ path: ['kernel', 'interface'], message: "mode dr needs the director's interface on the real servers' segment, e.g. kernel: { interface: eth0 }" });
+    if (k?.replies !== undefined) out.push({ path: ['kernel', 'replies'], message: 'replies is an option of mode nat; in mode dr the real servers always answer clients directly' });
+  } else {
+    if (k?.interface !== undefined) out.push({ path: ['kernel', 'interface'], message: 'interface is an option of mode dr; mode nat follows the routing table' });
+    if (k?.macs !== undefined) out.push({ path: ['kernel', 'macs'], message: 'macs is an option of mode dr' });
+  }
+  if (!(KERNEL_SCHEDULERS as readonly string[]).includes(svc.scheduler.name)) {
+    out.push({ path: ['scheduler'], message: `scheduler ${svc.scheduler.name} is not available in mode ${mode}; the kernel modes offer ${KERNEL_SCHEDULERS.join(', ')} (see docs/l4.md)` });
+  }
+  if (svc.on_down !== 'keep') out.push({ path: ['on_down'], message: `on_down: ${svc.on_down} is not available in mode ${mode}: the kernel keeps established connections of a backend taken out (drain)` });
+  svc.listen.forEach((l, i) => {
+    if (isIP(l.host) !== 4 || l.host === '0.0.0.0') out.push({ path: ['listen', i], message: `mode ${mode} needs the virtual address as one IPv4 address (such as 192.0.2.10:80), got ${l.host}:${l.port}` });
+    else if (l.port === 0) out.push({ path: ['listen', i], message: `mode ${mode} needs a real port, not 0` });
+  });
+  svc.backends.forEach((b, i) => {
+    if (isIP(b.host) !== 4) out.push({ path: ['backends', i], message: `mode ${mode} needs backends as IPv4 addresses, got ${b.host}` });
+    if (b.max_conns !== 0) out.push({ path: ['backends', i, 'max_conns'], message: `max_conns is not available in mode ${mode}: the kernel does not count a backend's connections` });
+    if (b.max_fails !== undefined || b.fail_timeout !== undefined) out.push({ path: ['backends', i, b.max_fails !== undefined ? 'max_fails' : 'fail_timeout'], message: `passive detection is not available in mode ${mode}; use active health checks` });
+    if (mode === 'dr') {
+      for (const l of svc.listen) {
+        if (b.port !== l.port) {
+          out.push({ path: ['backends', i], message: `mode dr cannot map ports (LVS -g): backend port ${b.port} differs from the service port ${l.port}; the real servers must listen on the VIP's port` });
+          break;
+        }
+      }
+    }
+  });
+  return out;
+}
+
 /** Options of `protocol: tcp` services (besides the shared ones). */
 export const tcpOptions = {
   protocol: z.literal('tcp'),
+  /** `proxy` (default): relayed by this process. `nat`: kernel DNAT through nftables (LVS -m). `dr`: kernel direct routing (LVS -g). docs/l4.md. */
+  mode: modeOption,
+  /** Settings of mode nat / dr; refused in mode proxy. */
+  kernel: kernelSchema.optional(),
   /** Connecting to a backend, in ms; on timeout the next backend is tried (nothing was sent yet). Default 5s. */
   connect_timeout: duration(5_000),
   /** Connection attempts per client connection, the first included, each to another backend; 0 = one per usable backend. Default 0. */
@@ -90,6 +199,10 @@ export const tcpOptions = {
 /** Options of `protocol: udp` services (besides the shared ones). */
 export const udpOptions = {
   protocol: z.literal('udp'),
+  /** `proxy` (default), `nat` or `dr`, as for tcp services. */
+  mode: modeOption,
+  /** Settings of mode nat / dr; refused in mode proxy. */
+  kernel: kernelSchema.optional(),
   /** A flow (client address:port ↔ one upstream socket) with no datagram either way for this long ends, in ms (LVS `--set udp`). Default 300s, as LVS. */
   idle_timeout: duration(300_000),
   /** Most flows at once; beyond, the least recently used flow is closed (and counted). Default 65536. */
@@ -129,7 +242,14 @@ export function serviceByProtocol<H extends Keyed, T extends Keyed, U extends Ke
     if (protocol !== 'http' && protocol !== 'tcp' && protocol !== 'udp') return parseInto(union, v, ctx);
     const own = protocol === 'http' ? httpKeys : protocol === 'tcp' ? TCP_KEYS : UDP_KEYS;
     let out: Record<string, unknown> | undefined;
+    const kernelMode = protocol !== 'http' && (obj.mode === 'nat' || obj.mode === 'dr') ? obj.mode : undefined;
     for (const key of Object.keys(obj)) {
+      if (kernelMode !== undefined && own.has(key) && KERNEL_REFUSED[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `${key} does not apply in mode: ${kernelMode} (${KERNEL_REFUSED[key]}); see docs/l4.md` });
+        out ??= { ...obj };
+        delete out[key];
+        continue;
+      }
       if (own.has(key)) continue;
       let message: string | undefined;
       if (protocol === 'http' && L4_KEYS.has(key)) message = `${key} is an option of tcp/udp services, not of this http service (write protocol: tcp or udp, or see docs/cluster-file.md for the http equivalent)`;
@@ -140,6 +260,10 @@ export function serviceByProtocol<H extends Keyed, T extends Keyed, U extends Ke
       out ??= { ...obj };
       delete out[key];
     }
-    return parseInto(union, out ?? v, ctx);
+    const parsed = parseInto(union, out ?? v, ctx);
+    if (parsed !== z.NEVER && protocol !== 'http') {
+      for (const p of kernelProblems(parsed as Parameters<typeof kernelProblems>[0])) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    }
+    return parsed;
   }) as unknown as z.ZodType<z.output<H> | z.output<T> | z.output<U>, z.input<H> | z.input<T> | z.input<U>>;
 }
