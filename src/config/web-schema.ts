@@ -83,6 +83,8 @@ export const webSchema = z
     login_attempts: z.number().int().min(1).max(1000).default(5),
     /** The window of `login_attempts`, in ms. Default 1m. */
     login_window: durationAtLeast(1_000).default(60_000),
+    /** Serve `/metrics` without a login (for a Prometheus on a trusted network). Default false: an API token (`Authorization: Bearer`) or a session is required. */
+    metrics_public: z.boolean().default(false),
   })
   .superRefine((w, ctx) => {
     if (w.tls === undefined && !isLoopbackHost(w.listen.host)) {

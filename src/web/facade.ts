@@ -107,4 +107,6 @@ export interface WebFacade {
   series(object: string, label: string, view: ViewName): Series | undefined;
   /** Records an audit entry (logins, logouts); actions record their own. */
   audit(actor: string, action: string, object: string, detail?: unknown): void;
+  /** `/metrics` in Prometheus text format (check states, perfdata, traffic, VRRP); absent = empty. */
+  prometheus?(): Promise<string>;
 }

@@ -22,6 +22,7 @@ import { LoginLimiter, SessionStore, sameSecret, sha256Hex, verifyPassword } fro
 import { buildBundle, type Bundle } from './bundle.ts';
 import type { BackendAction, WebFacade } from './facade.ts';
 import { VIEWS, type ViewName } from '../store/history.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../store/prometheus.ts';
 
 export const SESSION_COOKIE = 'palisade_session';
 /** How often the live stream looks for a changed snapshot, ms (updates reach the page within this plus the render). */
@@ -231,6 +232,14 @@ export class WebServer {
       const etag = `"${b.etag}"`;
       if (c.req.header('if-none-match') === etag) return c.body(null, 304);
       return c.body(file === 'app.js' ? b.js : b.css, 200, { 'content-type': file === 'app.js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8', etag, 'cache-control': 'no-cache' });
+    });
+
+    // Prometheus scrapes: an API token (or a session) unless web.metrics_public is set. docs/agent.md lists the metrics.
+    app.get('/metrics', async (c) => {
+      if (!this.#facade.webConfig().metrics_public && (await this.#principal(c)) === undefined) {
+        return c.text('login required: Authorization: Bearer TOKEN (or set web.metrics_public)\n', 401, { 'www-authenticate': 'Bearer' });
+      }
+      return c.body((await this.#facade.prometheus?.()) ?? '', 200, { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' });
     });
 
     app.post('/api/login', async (c) => {
