@@ -40,7 +40,7 @@ function snapshot(): ClusterSnapshot {
     checkTotals: {},
   };
 }
-const checks: CheckView[] = Array.from({ length: CHECKS }, (_, i) => ({ object: `host${Math.floor(i / 10)}/svc${i % 10}`, host: `host${Math.floor(i / 10)}`, service: `svc${i % 10}`, kind: 'tcp', state: states[i % 10]!, stateType: 'HARD', attempt: 1, maxAttempts: 3, output: `TCP OK - 0.00${i % 10} second response time`, lastCheck: start, lastStateChange: start - i * 1000, flapping: false, inDowntime: false }));
+const checks: CheckView[] = Array.from({ length: CHECKS }, (_, i) => ({ object: `host${Math.floor(i / 10)}/svc${i % 10}`, host: `host${Math.floor(i / 10)}`, service: `svc${i % 10}`, kind: 'tcp', state: states[i % 10]!, stateType: 'HARD', attempt: 1, maxAttempts: 3, output: `TCP OK - 0.00${i % 10} second response time`, lastCheck: start, lastStateChange: start - i * 1000, flapping: false, inDowntime: false, downtimes: [] }));
 const facade: WebFacade = {
   webConfig: () => web,
   users: () => Promise.resolve(web.users),
@@ -50,7 +50,10 @@ const facade: WebFacade = {
   onTimeline: () => () => undefined,
   operateBackend: () => Promise.resolve({ ok: true, message: '' }),
   acknowledge: () => ({ ok: true, message: '' }),
+  removeAcknowledgement: () => ({ ok: true, message: '' }),
   scheduleDowntime: () => ({ ok: true, message: '' }),
+  cancelDowntime: () => ({ ok: true, message: '' }),
+  downtimes: () => [],
   recheck: () => Promise.resolve({ ok: true, message: '' }),
   metrics: () => [],
   series: () => undefined,
@@ -67,18 +70,31 @@ await page.fill('input[name=password]', 'bench-password');
 await page.click('button[type=submit]');
 await page.waitForSelector('[data-live="true"]');
 const times: number[] = [];
+/** Milestones inside the page, ms from navigation start (performance marks set by src/web/ui/main.ts). */
+const PHASES = ['html', 'app.js', 'app', 'session', 'stream', 'snapshot', 'checks', 'rows'] as const;
+const phases = new Map<string, number[]>(PHASES.map((p) => [p, []]));
 for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
   await page.goto(server.url);
-  await page.waitForFunction((n) => document.querySelectorAll('#services tr[data-backend]').length === n && document.querySelectorAll('#checks tr[data-check]').length > 0, SERVICES * BACKENDS);
+  const rows = await page.waitForFunction((n) => (document.querySelectorAll('#services tr[data-backend]').length === n && document.querySelectorAll('#checks tr[data-check]').length > 0 ? performance.now() : 0), SERVICES * BACKENDS);
   times.push(performance.now() - t0);
+  const rowsAt = (await rows.jsonValue()) as number;
+  const at = await page.evaluate(() => {
+    const nav = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+    const js = performance.getEntriesByType('resource').find((r) => /app[.-][^/]*js$|app\.js/.test(r.name)) as PerformanceResourceTiming | undefined;
+    const marks = Object.fromEntries(['app', 'session', 'stream', 'snapshot', 'checks'].map((n) => [n, performance.getEntriesByName(`pal:${n}`)[0]?.startTime ?? NaN]));
+    return { html: nav?.responseEnd ?? NaN, 'app.js': js?.responseEnd ?? NaN, ...marks };
+  });
+  for (const [k, v] of Object.entries({ ...at, rows: rowsAt })) phases.get(k)?.push(v);
 }
+const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const snapBytes = Buffer.byteLength(JSON.stringify(snapshot()));
 const checkBytes = Buffer.byteLength(JSON.stringify(checks));
 times.sort((a, b) => a - b);
 process.stdout.write(
   `dashboard page load, ${SERVICES} services x ${BACKENDS} backends, ${CHECKS} checks, chromium on loopback, ${runs} runs:\n` +
     `  median ${times[Math.floor(runs / 2)]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times.at(-1)!.toFixed(0)} ms (navigation to every row rendered)\n` +
+    `  milestones (median ms from navigation start): ${PHASES.map((p) => `${p} ${median(phases.get(p)!).toFixed(0)}`).join(', ')}\n` +
     `  snapshot event ${(snapBytes / 1024).toFixed(0)} KiB, checks event ${(checkBytes / 1024).toFixed(0)} KiB\n`,
 );
 await browser.close();

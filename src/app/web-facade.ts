@@ -18,7 +18,7 @@ import type { PalisadeEvent } from '../core/events.ts';
 import type { AuditEntry } from '../store/history.ts';
 import type { MonitorEvent } from '../monitor/state/types.ts';
 import { refKey } from '../monitor/state/types.ts';
-import type { ActionResult, BackendAction, CheckView, ClusterSnapshot, NodeView, Series, TimelineEntry, ViewName, VrrpView, WebFacade } from '../web/facade.ts';
+import type { ActionResult, BackendAction, CheckView, ClusterSnapshot, DowntimeOrder, DowntimeView, NodeView, Series, TimelineEntry, ViewName, VrrpView, WebFacade } from '../web/facade.ts';
 import { WebServer } from '../web/server.ts';
 import { controlRequest, controlSocketPath, defaultRuntimeDir } from './control.ts';
 import type { Daemon, DaemonStatus } from './daemon.ts';
@@ -177,6 +177,12 @@ export class DaemonWebFacade implements WebFacade {
   checks(): CheckView[] {
     const m = this.monitor;
     if (m === undefined) return [];
+    const downtimes = new Map<string, DowntimeView[]>();
+    for (const d of this.downtimes()) {
+      const list = downtimes.get(d.object);
+      if (list === undefined) downtimes.set(d.object, [d]);
+      else list.push(d);
+    }
     const out: CheckView[] = m.snapshot().map((s) => {
       const object = refKey(s.ref);
       return {
@@ -194,6 +200,7 @@ export class DaemonWebFacade implements WebFacade {
         flapping: s.isFlapping,
         ...(s.ack !== undefined && { ack: { author: s.ack.author, comment: s.ack.comment, time: s.ack.time, sticky: s.ack.sticky } }),
         inDowntime: s.inDowntime,
+        downtimes: downtimes.get(object) ?? [],
       };
     });
     return out.toSorted((a, b) => (ORDER[a.state] ?? 9) - (ORDER[b.state] ?? 9) || a.lastStateChange - b.lastStateChange || (a.object < b.object ? -1 : 1));
@@ -253,18 +260,57 @@ export class DaemonWebFacade implements WebFacade {
     return { ok: true, message: `${object} acknowledged` };
   }
 
-  scheduleDowntime(actor: string, object: string, durationMs: number, comment: string): ActionResult {
+  removeAcknowledgement(actor: string, object: string): ActionResult {
+    const bad = this.#object(object);
+    if (bad !== undefined) return bad;
+    if (!this.monitor!.removeAcknowledgement(object)) return { ok: false, status: 409, message: `${object} is not acknowledged` };
+    this.audit(actor, 'remove acknowledgement', object);
+    return { ok: true, message: `acknowledgement of ${object} removed` };
+  }
+
+  scheduleDowntime(actor: string, object: string, order: DowntimeOrder): ActionResult {
     const bad = this.#object(object);
     if (bad !== undefined) return bad;
     const now = Date.now();
+    const minutes = Math.round(order.durationMs / 60_000);
+    const flexible = order.flexibleWithinMs;
     let id: number;
     try {
-      id = this.monitor!.scheduleDowntime(object, now, now + durationMs, actor, comment);
+      id = flexible === undefined ? this.monitor!.scheduleDowntime(object, now, now + order.durationMs, actor, order.comment) : this.monitor!.scheduleDowntime(object, now, now + flexible, actor, order.comment, order.durationMs);
     } catch (err) {
       return { ok: false, status: 400, message: errorMessage(err) };
     }
-    this.audit(actor, 'downtime', object, { id, minutes: Math.round(durationMs / 60_000), comment });
-    return { ok: true, message: `${object} in downtime for ${Math.round(durationMs / 60_000)} min (#${id})` };
+    const running = this.monitor!.engine.downtimes().find((d) => d.id === id)?.startedAt !== undefined;
+    if (flexible === undefined) {
+      this.audit(actor, 'downtime', object, { id, minutes, comment: order.comment });
+      return { ok: true, message: `${object} in downtime for ${minutes} min (#${id})` };
+    }
+    const within = Math.round(flexible / 60_000);
+    this.audit(actor, 'flexible downtime', object, { id, minutes, within_minutes: within, comment: order.comment, started: running });
+    return { ok: true, message: `flexible downtime #${id} for ${object}: ${minutes} min from its first problem within ${within} min${running ? ' (a problem now: started)' : ''}` };
+  }
+
+  cancelDowntime(actor: string, id: number): ActionResult {
+    if (this.monitor === undefined) return { ok: false, status: 404, message: 'this cluster has no monitor: section' };
+    const d = this.monitor.engine.downtimes().find((x) => x.id === id);
+    if (d === undefined || !this.monitor.cancelDowntime(id)) return { ok: false, status: 404, message: `no downtime #${id}` };
+    const object = refKey(d.ref);
+    this.audit(actor, 'cancel downtime', object, { id, was: d.startedAt === undefined ? 'pending' : 'running' });
+    return { ok: true, message: `downtime #${id} of ${object} cancelled` };
+  }
+
+  downtimes(): DowntimeView[] {
+    return (this.monitor?.engine.downtimes() ?? []).map((d) => ({
+      id: d.id,
+      object: refKey(d.ref),
+      start: d.start,
+      end: d.end,
+      fixed: d.fixed,
+      ...(d.duration !== undefined && { duration: d.duration }),
+      ...(d.startedAt !== undefined && { startedAt: d.startedAt }),
+      author: d.author,
+      comment: d.comment,
+    }));
   }
 
   async recheck(actor: string, object: string): Promise<ActionResult> {
@@ -373,10 +419,22 @@ export class WebRole {
         const r = this.facade.acknowledge(actor, String(req.object ?? ''), String(req.comment ?? ''), req.sticky === true);
         return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
       }
+      case 'unack': {
+        const r = this.facade.removeAcknowledgement(actor, String(req.object ?? ''));
+        return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
+      }
       case 'downtime': {
         const minutes = Number(req.minutes);
         if (!(minutes > 0)) return { ok: false, error: 'expected minutes > 0' };
-        const r = this.facade.scheduleDowntime(actor, String(req.object ?? ''), minutes * 60_000, String(req.comment ?? ''));
+        const within = req.within === undefined ? undefined : Number(req.within);
+        if (within !== undefined && !(within > 0)) return { ok: false, error: 'expected within > 0 (minutes)' };
+        const r = this.facade.scheduleDowntime(actor, String(req.object ?? ''), { durationMs: minutes * 60_000, comment: String(req.comment ?? ''), ...(within !== undefined && { flexibleWithinMs: within * 60_000 }) });
+        return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
+      }
+      case 'downtimes':
+        return { ok: true, downtimes: this.facade.downtimes() };
+      case 'cancel-downtime': {
+        const r = this.facade.cancelDowntime(actor, Number(req.id));
         return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
       }
       default:

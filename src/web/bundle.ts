@@ -6,11 +6,18 @@
  */
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { gzip as gzipCb } from 'node:zlib';
+
+const gzip = promisify(gzipCb);
 
 export interface Bundle {
   js: string;
   css: string;
-  /** Content hash, for ETag. */
+  /** The same, gzipped once at build (for clients that accept gzip). */
+  jsGzip: Uint8Array<ArrayBuffer>;
+  cssGzip: Uint8Array<ArrayBuffer>;
+  /** Content hash: the ETag, and part of the asset names, so that they can be cached for good. */
   etag: string;
 }
 
@@ -33,7 +40,9 @@ export function buildBundle(): Promise<Bundle> {
     });
     const js = r.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
     const css = r.outputFiles.find((f) => f.path.endsWith('.css'))?.text ?? '';
-    return { js, css, etag: createHash('sha256').update(js).update(css).digest('base64url').slice(0, 16) };
+    const [jsGzip, cssGzip] = await Promise.all([gzip(js, { level: 9 }), gzip(css, { level: 9 })]);
+    const etag = createHash('sha256').update(js).update(css).digest('hex').slice(0, 16);
+    return { js, css, jsGzip: new Uint8Array(jsGzip), cssGzip: new Uint8Array(cssGzip), etag };
   })();
   built.catch(() => {
     built = undefined;

@@ -62,6 +62,33 @@ export interface CheckView {
   flapping: boolean;
   ack?: { author: string; comment: string; time: number; sticky: boolean };
   inDowntime: boolean;
+  /** Its scheduled downtime, pending and running. */
+  downtimes: DowntimeView[];
+}
+
+/** A scheduled downtime (Nagios SCHEDULE_*_DOWNTIME), pending or running. */
+export interface DowntimeView {
+  id: number;
+  /** `host` or `host/service`. */
+  object: string;
+  /** The window, ms since the epoch: fixed downtime runs from start to end; flexible downtime may start inside it. */
+  start: number;
+  end: number;
+  fixed: boolean;
+  /** Flexible downtime: how long it lasts once started, ms. */
+  duration?: number;
+  /** When it started, ms since the epoch; absent while pending. */
+  startedAt?: number;
+  author: string;
+  comment: string;
+}
+
+export interface DowntimeOrder {
+  /** Fixed: from now for this long. Flexible: this long from when the object enters a problem state. ms. */
+  durationMs: number;
+  comment: string;
+  /** Flexible downtime: it may start within this long from now, ms. Absent: fixed downtime from now. */
+  flexibleWithinMs?: number;
 }
 
 /** One line of the event timeline: Palisade's events, monitoring events, audit entries. */
@@ -100,7 +127,13 @@ export interface WebFacade {
   /** On every director that runs the service (this node and its peers on this host). */
   operateBackend(actor: string, service: string, backend: string, action: BackendAction, weight?: number): Promise<ActionResult>;
   acknowledge(actor: string, object: string, comment: string, sticky: boolean): ActionResult;
-  scheduleDowntime(actor: string, object: string, durationMs: number, comment: string): ActionResult;
+  /** Removes an acknowledgement (409 when there is none). */
+  removeAcknowledgement(actor: string, object: string): ActionResult;
+  scheduleDowntime(actor: string, object: string, order: DowntimeOrder): ActionResult;
+  /** Cancels a pending or running downtime (404 when there is no such id). */
+  cancelDowntime(actor: string, id: number): ActionResult;
+  /** Every scheduled downtime, pending and running. */
+  downtimes(): DowntimeView[];
   recheck(actor: string, object: string): Promise<ActionResult>;
   /** Performance-data labels stored for an object. */
   metrics(object: string): string[];

@@ -21,6 +21,7 @@ import { errorMessage } from '../core/errors.ts';
 import { LoginLimiter, SessionStore, sameSecret, sha256Hex, verifyPassword } from './auth.ts';
 import { buildBundle, type Bundle } from './bundle.ts';
 import type { BackendAction, WebFacade } from './facade.ts';
+import { LiveState, sseFrame } from './live.ts';
 import { VIEWS, type ViewName } from '../store/history.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../store/prometheus.ts';
 
@@ -28,6 +29,9 @@ export const SESSION_COOKIE = 'palisade_session';
 /** How often the live stream looks for a changed snapshot, ms (updates reach the page within this plus the render). */
 const TICK_MS = 500;
 const KEEPALIVE_MS = 15_000;
+/** A page this many frames behind (not reading its stream) is cut off; it reconnects and starts from a fresh snapshot. */
+const MAX_PENDING_FRAMES = 64;
+const KEEPALIVE_FRAME = new TextEncoder().encode(': keepalive\n\n');
 
 interface Principal {
   user: string;
@@ -47,12 +51,13 @@ export interface WebServerOptions {
   now?: () => number;
 }
 
-const PAGE = `<!DOCTYPE html>
+/** The page, naming the assets by their content hash (cached for good by the browser: a new bundle gets new names). */
+const page = (etag: string) => `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Palisade</title>
-<link rel="stylesheet" href="/assets/app.css">
-<script src="/assets/app.js" defer></script>
+<link rel="stylesheet" href="/assets/app-${etag}.css">
+<script src="/assets/app-${etag}.js" defer></script>
 </head><body><div id="app"><noscript>The Palisade dashboard needs JavaScript.</noscript></div></body></html>
 `;
 
@@ -85,13 +90,15 @@ export class WebServer {
   readonly #baseDir: string;
   readonly #sessions: SessionStore;
   readonly #limiter: LoginLimiter;
-  readonly #clients = new Set<SSEStreamingApi>();
+  /** Live pages, with the number of frames written to each and not yet taken by the socket. */
+  readonly #clients = new Map<SSEStreamingApi, { pending: number }>();
+  readonly #live = new LiveState();
+  readonly #now: () => number;
   #server: Server | undefined;
   #ticker: NodeJS.Timeout | undefined;
-  #lastSnapshot = '';
-  #lastChecks = '';
-  #ticking = false;
+  #refreshing: Promise<void> | undefined;
   #bundle: Promise<Bundle> | undefined;
+  #page = '';
   #unsubscribe: (() => void) | undefined;
   readonly app: Hono<Env>;
 
@@ -99,6 +106,7 @@ export class WebServer {
     this.#facade = o.facade;
     this.#log = o.log;
     this.#baseDir = o.baseDir;
+    this.#now = o.now ?? Date.now;
     const cfg = o.facade.webConfig();
     this.#sessions = new SessionStore(cfg.session_lifetime, o.now);
     this.#limiter = new LoginLimiter(cfg.login_attempts, cfg.login_window, o.now);
@@ -123,7 +131,7 @@ export class WebServer {
   async start(): Promise<void> {
     const cfg = this.#facade.webConfig();
     this.#bundle = buildBundle();
-    await this.#bundle;
+    this.#page = page((await this.#bundle).etag);
     const listener = getRequestListener(this.app.fetch, { overrideGlobalObjects: false });
     let server: Server;
     if (cfg.tls !== undefined) {
@@ -144,8 +152,9 @@ export class WebServer {
     server.on('error', (err) => this.#log.error({ err: errorMessage(err) }, 'dashboard server error'));
     this.#server = server;
     this.#unsubscribe = this.#facade.onTimeline((e) => {
-      const data = JSON.stringify(e);
-      for (const s of this.#clients) void s.writeSSE({ event: 'timeline', data }).catch(() => undefined);
+      if (this.#clients.size === 0) return;
+      const frame = sseFrame('timeline', JSON.stringify(e));
+      for (const s of this.#clients.keys()) this.#send(s, frame);
     });
     this.#ticker = setInterval(() => void this.#tick(), TICK_MS);
     this.#ticker.unref();
@@ -165,7 +174,7 @@ export class WebServer {
   async close(): Promise<void> {
     if (this.#ticker !== undefined) clearInterval(this.#ticker);
     this.#unsubscribe?.();
-    for (const s of this.#clients) s.abort();
+    for (const s of this.#clients.keys()) s.abort();
     this.#clients.clear();
     const server = this.#server;
     if (server === undefined) return;
@@ -175,26 +184,41 @@ export class WebServer {
     });
   }
 
-  /** Pushes the snapshot and the checks to every live page when they changed. */
-  async #tick(): Promise<void> {
-    if (this.#clients.size === 0 || this.#ticking) return;
-    this.#ticking = true;
-    try {
-      const snap = JSON.stringify(await this.#facade.snapshot());
-      const checks = JSON.stringify(this.#facade.checks());
-      if (snap !== this.#lastSnapshot) {
-        this.#lastSnapshot = snap;
-        for (const s of this.#clients) void s.writeSSE({ event: 'snapshot', data: snap }).catch(() => undefined);
+  #tick(): void {
+    if (this.#clients.size > 0) void this.#refresh();
+  }
+
+  /**
+   * Reads the snapshot and the checks and pushes what changed to every live page.
+   * One at a time: a caller during a refresh waits for that one.
+   */
+  #refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      try {
+        const snap = await this.#facade.snapshot();
+        const frames = this.#live.update(snap, this.#facade.checks(), this.#now());
+        for (const f of frames) for (const s of this.#clients.keys()) this.#send(s, f);
+      } catch (err) {
+        this.#log.warn({ err: errorMessage(err) }, 'dashboard: snapshot failed');
+      } finally {
+        this.#refreshing = undefined;
       }
-      if (checks !== this.#lastChecks) {
-        this.#lastChecks = checks;
-        for (const s of this.#clients) void s.writeSSE({ event: 'checks', data: checks }).catch(() => undefined);
-      }
-    } catch (err) {
-      this.#log.warn({ err: errorMessage(err) }, 'dashboard: snapshot failed');
-    } finally {
-      this.#ticking = false;
+    })();
+    return this.#refreshing;
+  }
+
+  /** Queues a frame for a page; a page that stopped reading is cut off instead of piling frames up here. */
+  #send(s: SSEStreamingApi, frame: Uint8Array): void {
+    const c = this.#clients.get(s);
+    if (c === undefined) return;
+    if (c.pending >= MAX_PENDING_FRAMES) {
+      this.#clients.delete(s);
+      this.#log.warn('dashboard: a page stopped reading its live stream; cut off');
+      s.abort();
+      return;
     }
+    c.pending++;
+    void s.write(frame).then(() => c.pending--);
   }
 
   async #principal(c: Context<Env>): Promise<Principal | undefined> {
@@ -224,14 +248,26 @@ export class WebServer {
       return c.json({ error: 'internal error' }, 500);
     });
 
-    app.get('/', (c) => c.html(PAGE));
+    app.get('/', (c) => c.html(this.#page, 200, { 'cache-control': 'no-cache' }));
+    // app-HASH.js and app-HASH.css never change: cached for good. app.js and app.css (the current bundle) are revalidated.
     app.get('/assets/:file', async (c) => {
       const b = await this.#bundle;
-      const file = c.req.param('file');
-      if (b === undefined || (file !== 'app.js' && file !== 'app.css')) return c.notFound();
+      const m = /^app(?:-([0-9a-f]{16}))?\.(js|css)$/.exec(c.req.param('file'));
+      if (b === undefined || m === null || (m[1] !== undefined && m[1] !== b.etag)) return c.notFound();
+      const js = m[2] === 'js';
       const etag = `"${b.etag}"`;
-      if (c.req.header('if-none-match') === etag) return c.body(null, 304);
-      return c.body(file === 'app.js' ? b.js : b.css, 200, { 'content-type': file === 'app.js' ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8', etag, 'cache-control': 'no-cache' });
+      const headers: Record<string, string> = {
+        'content-type': js ? 'text/javascript; charset=utf-8' : 'text/css; charset=utf-8',
+        etag,
+        'cache-control': m[1] === undefined ? 'no-cache' : 'public, max-age=31536000, immutable',
+        vary: 'accept-encoding',
+      };
+      if (c.req.header('if-none-match') === etag) return c.body(null, 304, headers);
+      if (/\bgzip\b/.test(c.req.header('accept-encoding') ?? '')) {
+        headers['content-encoding'] = 'gzip';
+        return c.body(js ? b.jsGzip : b.cssGzip, 200, headers);
+      }
+      return c.body(js ? b.js : b.css, 200, headers);
     });
 
     // Prometheus scrapes: an API token (or a session) unless web.metrics_public is set. docs/agent.md lists the metrics.
@@ -309,16 +345,21 @@ export class WebServer {
 
     app.get('/api/stream', (c) =>
       streamSSE(c, async (stream) => {
-        this.#clients.add(stream);
+        const w = c.get('who');
+        // The page starts from the snapshot the other pages have (at most one tick old), so that the next patch applies to it.
+        if (!this.#live.ready || this.#now() - this.#live.updatedAt > TICK_MS) await this.#refresh();
+        if (!this.#live.ready) throw new Error('no snapshot');
+        // Synchronous from here to the writes: no patch can come between this page's baseline and its first patch.
+        this.#clients.set(stream, { pending: 0 });
         stream.onAbort(() => {
           this.#clients.delete(stream);
         });
-        await stream.writeSSE({ event: 'snapshot', data: JSON.stringify(await this.#facade.snapshot()) });
-        await stream.writeSSE({ event: 'checks', data: JSON.stringify(this.#facade.checks()) });
-        await stream.writeSSE({ event: 'timelineAll', data: JSON.stringify(this.#facade.timeline(200)) });
+        this.#send(stream, sseFrame('session', JSON.stringify({ user: w.user, role: w.role, csrf: w.csrf ?? null })));
+        for (const f of this.#live.baseline()) this.#send(stream, f);
+        this.#send(stream, sseFrame('timelineAll', JSON.stringify(this.#facade.timeline(200))));
         while (!stream.aborted && !stream.closed) {
           await stream.sleep(KEEPALIVE_MS);
-          if (!stream.aborted) await stream.write(': keepalive\n\n').catch(() => stream.abort());
+          if (!stream.aborted) this.#send(stream, KEEPALIVE_FRAME);
         }
         this.#clients.delete(stream);
       }),
@@ -346,21 +387,36 @@ export class WebServer {
       if (action === 'ack') {
         if (comment.trim() === '') return c.json({ error: 'an acknowledgement needs a comment' }, 400);
         r = this.#facade.acknowledge(who, object, comment, body?.sticky === true);
+      } else if (action === 'unack') {
+        r = this.#facade.removeAcknowledgement(who, object);
       } else if (action === 'downtime') {
         const minutes = body?.minutes;
-        if (typeof minutes !== 'number' || !(minutes > 0 && minutes <= 525_600)) return c.json({ error: 'expected "minutes": a number from 1 to 525600' }, 400);
-        r = this.#facade.scheduleDowntime(who, object, minutes * 60_000, comment);
+        if (!isMinutes(minutes)) return c.json({ error: 'expected "minutes": a number from 1 to 525600' }, 400);
+        const flexible = body?.flexible === true;
+        const within = body?.within_minutes;
+        if (flexible && !isMinutes(within)) return c.json({ error: 'flexible downtime: expected "within_minutes": a number from 1 to 525600 (the window in which it may start)' }, 400);
+        if (!flexible && within !== undefined) return c.json({ error: '"within_minutes" goes with "flexible": true' }, 400);
+        r = this.#facade.scheduleDowntime(who, object, { durationMs: minutes * 60_000, comment, ...(flexible && { flexibleWithinMs: (within as number) * 60_000 }) });
       } else if (action === 'recheck') {
         r = await this.#facade.recheck(who, object);
       } else {
-        return c.json({ error: 'action must be ack, downtime or recheck' }, 404);
+        return c.json({ error: 'action must be ack, unack, downtime or recheck' }, 404);
       }
+      return c.json(r.ok ? { ok: true, message: r.message } : { error: r.message }, r.ok ? 200 : (r.status ?? 400));
+    });
+    app.get('/api/downtimes', (c) => c.json(this.#facade.downtimes()));
+    app.post('/api/downtimes/:id/cancel', admin, (c) => {
+      const id = Number(c.req.param('id'));
+      if (!Number.isSafeInteger(id) || id <= 0) return c.json({ error: 'a downtime id is a positive integer (GET /api/downtimes lists them)' }, 400);
+      const r = this.#facade.cancelDowntime(c.get('who').user, id);
       return c.json(r.ok ? { ok: true, message: r.message } : { error: r.message }, r.ok ? 200 : (r.status ?? 400));
     });
     app.notFound((c) => (c.req.path.startsWith('/api/') ? c.json({ error: 'no such API' }, 404) : c.text('not found', 404)));
     return app;
   }
 }
+
+const isMinutes = (v: unknown): v is number => typeof v === 'number' && v >= 1 && v <= 525_600;
 
 /** A valid hash of a random password: unknown users cost the same scrypt work. */
 const DUMMY_HASH = 'scrypt$32768$8$1$bm90LWEtcmVhbC1zYWx0$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
