@@ -63,7 +63,7 @@ test('nat: DNAT per backend chain through a numgen verdict map, masquerade for s
   assert.doesNotMatch(text, /table netdev palisade_dr \{\n/);
   const routed = renderKernelRuleset([{ ...nat, replies: 'route', scheduler: 'sh' }]);
   assert.doesNotMatch(routed, /masquerade/);
-  assert.match(routed, /jhash ip saddr seed 0x50414c49 mod 240 vmap/);
+  assert.match(routed, /jhash ip saddr mod 240 seed 0x50414c49 vmap/);
 });
 
 test('dr: netdev ingress on the interface, MAC rewrite and fwd, a flow hash (or source hash for sh)', () => {
@@ -71,10 +71,10 @@ test('dr: netdev ingress on the interface, MAC rewrite and fwd, a flow hash (or 
   const text = renderKernelRuleset([dr]);
   assert.match(text, /table netdev palisade_dr \{\n/);
   assert.match(text, /ether saddr set 02:00:00:00:00:aa ether daddr set 02:00:00:00:00:01 fwd to "eth0"/);
-  assert.match(text, /jhash ip saddr \. udp sport seed 0x50414c49 mod 240 vmap/);
+  assert.match(text, /jhash ip saddr \. udp sport mod 240 seed 0x50414c49 vmap/);
   assert.match(text, /type filter hook ingress device "eth0" priority -500; policy accept;\n {4}ip daddr 192\.0\.2\.10 udp dport 80 jump s0\n/);
   assert.doesNotMatch(text, /table ip palisade_lb \{\n/);
-  assert.match(renderKernelRuleset([{ ...dr, scheduler: 'sh' }]), /jhash ip saddr seed 0x50414c49 mod 240/);
+  assert.match(renderKernelRuleset([{ ...dr, scheduler: 'sh' }]), /jhash ip saddr mod 240 seed 0x50414c49 vmap/);
   // no services: both tables removed, nothing else named
   assert.equal(renderKernelRuleset([]), 'table ip palisade_lb {}\ndelete table ip palisade_lb\ntable netdev palisade_dr {}\ndelete table netdev palisade_dr\n');
 });

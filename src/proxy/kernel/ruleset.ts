@@ -101,8 +101,8 @@ function counterDef(name: string, v: { packets: number; bytes: number } | undefi
   return v === undefined ? `  counter ${name} {}\n` : `  counter ${name} { packets ${v.packets} bytes ${v.bytes} }\n`;
 }
 
-function vmap(expr: string, slots: readonly number[], chain: (j: number) => string): string {
-  return `    ${expr} mod ${slots.length} vmap { ${slots.map((j, k) => `${k} : jump ${chain(j)}`).join(', ')} }\n`;
+function vmap(expr: string, slots: readonly number[], chain: (j: number) => string, seed = false): string {
+  return `    ${expr} mod ${slots.length}${seed ? ' seed 0x50414c49' : ''} vmap { ${slots.map((j, k) => `${k} : jump ${chain(j)}`).join(', ')} }\n`;
 }
 
 /** The transaction that removes both of our tables (if they exist) and nothing else. */
@@ -135,9 +135,9 @@ export function renderKernelRuleset(services: readonly KernelService[], counters
         out += `  chain s${i}_b${j} {\n${s.counters ? `    counter name ${name}\n` : ''}    meta l4proto ${s.protocol} dnat to ${b.host}:${b.port}\n  }\n`;
       });
       const slots = dealSlots(s.backends);
-      const pick = s.scheduler === 'sh' ? 'jhash ip saddr seed 0x50414c49' : 'numgen inc';
+      const pick = s.scheduler === 'sh' ? 'jhash ip saddr' : 'numgen inc';
       // no usable backend: the empty chain returns, and the packet reaches the director itself (which refuses it)
-      out += `  chain s${i} {\n${slots.length > 0 ? vmap(pick, slots, (j) => `s${i}_b${j}`) : ''}  }\n`;
+      out += `  chain s${i} {\n${slots.length > 0 ? vmap(pick, slots, (j) => `s${i}_b${j}`, pick !== 'numgen inc') : ''}  }\n`;
       for (const l of s.listen) {
         pre.push(`    ip daddr ${l.host} ${s.protocol} dport ${l.port} jump s${i}\n`);
         if (s.replies === 'snat') post.push(`    ct status dnat ct original ip daddr ${l.host} ct protocol ${s.protocol} ct original proto-dst ${l.port} masquerade\n`);
@@ -164,8 +164,8 @@ export function renderKernelRuleset(services: readonly KernelService[], counters
       });
       const slots = dealSlots(s.backends);
       // no state at ingress: a hash of the flow keeps each connection on one real server
-      const pick = s.scheduler === 'sh' ? 'jhash ip saddr seed 0x50414c49' : `jhash ip saddr . ${s.protocol} sport seed 0x50414c49`;
-      out += `  chain s${i} {\n${slots.length > 0 ? vmap(pick, slots, (j) => `s${i}_b${j}`) : ''}  }\n`;
+      const pick = s.scheduler === 'sh' ? 'jhash ip saddr' : `jhash ip saddr . ${s.protocol} sport`;
+      out += `  chain s${i} {\n${slots.length > 0 ? vmap(pick, slots, (j) => `s${i}_b${j}`, true) : ''}  }\n`;
       const rules = byDevice.get(dev) ?? [];
       for (const l of s.listen) rules.push(`    ip daddr ${l.host} ${s.protocol} dport ${l.port} jump s${i}\n`);
       byDevice.set(dev, rules);
