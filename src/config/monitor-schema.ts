@@ -365,8 +365,12 @@ const palisadeEventsSchema = z
     /** Who receives Palisade's own events (VRRP transitions, split brain, backends down/up, quorum lost). Default none. */
     contacts: z.array(nameSchema).default([]),
     contact_groups: z.array(nameSchema).default([]),
-    /** Event kinds sent (e.g. vrrp, backend, quorum, split_brain); empty = all. Default all. */
-    kinds: z.array(z.string().min(1)).default([]),
+    /** Event kinds sent: vrrp (VRRP transitions), split_brain, backend (backend down / up), quorum; the event names vrrp_transition and backend_state are accepted too. Empty = all. Default all. */
+    kinds: z
+      .array(
+        z.enum(['vrrp', 'vrrp_transition', 'split_brain', 'backend', 'backend_state', 'quorum'], { error: 'expected an event kind: vrrp, split_brain, backend or quorum' }).transform((k) => (k === 'vrrp_transition' ? 'vrrp' : k === 'backend_state' ? 'backend' : k)),
+      )
+      .default([]),
   })
   .prefault({});
 
