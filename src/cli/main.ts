@@ -128,10 +128,12 @@ async function main(argv: string[]): Promise<void> {
       const path = await controlPathFor(needFile(), values.node);
       const r = (await controlRequest(path, { cmd: 'status' })) as { ok: boolean; status: DaemonStatus; error?: string };
       if (!r.ok) fail(r.error ?? 'status failed', EXIT_INVALID);
-      process.stdout.write(values.json ? `${JSON.stringify(r.status, null, 2)}\n` : `${formatStatus(r.status)}\n`);
-      // The node that runs the monitor adds its check summary.
+      // The node that runs the monitor adds its check summary (in JSON: `checks: { totals, problems }`).
       const c = (await controlRequest(path, { cmd: 'checks' }, 2_000).catch(() => undefined)) as { checks?: import('../web/facade.ts').CheckView[] } | undefined;
-      if (!values.json && c?.checks !== undefined && c.checks.length > 0) process.stdout.write(`\n${(await import('./web.ts')).formatChecks(c.checks)}\n`);
+      const checks = c?.checks !== undefined && c.checks.length > 0 ? c.checks : undefined;
+      const web = checks === undefined ? undefined : await import('./web.ts');
+      if (values.json) process.stdout.write(`${JSON.stringify(web === undefined ? r.status : { ...r.status, checks: web.checkSummary(checks!) }, null, 2)}\n`);
+      else process.stdout.write(`${formatStatus(r.status)}\n${web === undefined ? '' : `\n${web.formatChecks(checks!)}\n`}`);
       return;
     }
     case 'backend': {

@@ -1,14 +1,15 @@
 /**
  * `palisade passwd`, `palisade ack`, `palisade downtime`: the dashboard's password
  * hashes and API tokens, and the monitoring actions over the control socket of the
- * node that serves the dashboard. Argument parsing and output only.
+ * node that serves the dashboard (audited as `cli:USER`). Argument parsing and
+ * output only.
  */
 import { parseArgs } from 'node:util';
 import { controlRequest, controlSocketPath, defaultRuntimeDir } from '../app/control.ts';
 import { webNodeOf } from '../app/web-facade.ts';
 import { loadClusterFile } from '../config/load.ts';
 import { errorMessage, formatProblem, ConfigError } from '../core/errors.ts';
-import type { CheckView } from '../web/facade.ts';
+import type { CheckView, DowntimeView } from '../web/facade.ts';
 import { hashPassword, newToken } from '../web/auth.ts';
 
 const USAGE = `usage:
@@ -16,8 +17,15 @@ const USAGE = `usage:
                                          (--token: print a new API token and the sha256 for web.tokens)
   palisade ack HOST[/SERVICE] -c FILE -m COMMENT [--sticky]
                                          acknowledge a problem (silences its notifications)
+  palisade ack --remove HOST[/SERVICE] -c FILE
+                                         remove an acknowledgement
   palisade downtime HOST[/SERVICE] -c FILE --minutes N [-m COMMENT]
-                                         schedule downtime from now`;
+                                         schedule fixed downtime from now
+  palisade downtime HOST[/SERVICE] -c FILE --minutes N --flexible-within M [-m COMMENT]
+                                         flexible downtime: N minutes from the first problem
+                                         within the next M minutes
+  palisade downtime --list -c FILE       list pending and running downtime
+  palisade downtime --cancel ID -c FILE  cancel a downtime (pending or running)`;
 
 async function readPassword(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('password: ');
@@ -32,6 +40,25 @@ export async function monitorControlPath(file: string): Promise<string> {
   const node = webNodeOf(config);
   if (node === undefined) throw new Error(`${file} has no web: section: no node runs the monitor and dashboard`);
   return controlSocketPath(config.runtime_dir ?? defaultRuntimeDir(), config.cluster.name, node);
+}
+
+/** `palisade status --json`: totals by state and the problems (as in the table), with their flags. */
+export function checkSummary(checks: readonly CheckView[]): { totals: Record<string, number>; problems: CheckView[] } {
+  const totals: Record<string, number> = {};
+  for (const c of checks) totals[c.state] = (totals[c.state] ?? 0) + 1;
+  return { totals, problems: checks.filter((c) => !['OK', 'UP', 'PENDING'].includes(c.state)) };
+}
+
+const isoMinute = (ms: number) => new Date(ms).toISOString().replace('T', ' ').slice(0, 16);
+
+export function formatDowntimes(list: readonly DowntimeView[]): string {
+  if (list.length === 0) return 'no downtime scheduled';
+  return list
+    .map((d) => {
+      const kind = d.fixed ? `fixed    ${isoMinute(d.start)} to ${isoMinute(d.end)}` : `flexible ${Math.round((d.duration ?? 0) / 60_000)} min within ${isoMinute(d.start)} to ${isoMinute(d.end)}`;
+      return `#${String(d.id).padEnd(4)} ${d.object.padEnd(30)} ${(d.startedAt === undefined ? 'pending' : 'running').padEnd(8)} ${kind}  by ${d.author}${d.comment ? `: ${d.comment}` : ''}`;
+    })
+    .join('\n');
 }
 
 /** One line per state and the problems, for `palisade status`. */
@@ -59,6 +86,10 @@ export async function webMain(cmd: string, argv: string[]): Promise<number> {
         message: { type: 'string', short: 'm' },
         minutes: { type: 'string' },
         sticky: { type: 'boolean' },
+        remove: { type: 'boolean' },
+        'flexible-within': { type: 'string' },
+        list: { type: 'boolean' },
+        cancel: { type: 'string' },
         token: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -87,33 +118,58 @@ export async function webMain(cmd: string, argv: string[]): Promise<number> {
     process.stdout.write(`${await hashPassword(pw)}\n`);
     return 0;
   }
+  const actor = process.env.USER ?? '';
   const object = positionals[0];
-  if (values.config === undefined || object === undefined) {
-    process.stderr.write(`palisade: ${cmd} needs HOST[/SERVICE] and -c FILE\n${USAGE}\n`);
+  let req: Record<string, unknown> & { cmd: string };
+  if (values.config === undefined) {
+    process.stderr.write(`palisade: ${cmd} needs -c FILE\n${USAGE}\n`);
     return 2;
   }
-  const req: Record<string, unknown> & { cmd: string } = { cmd, object, actor: process.env.USER ?? '', comment: values.message ?? '' };
-  if (cmd === 'ack') {
+  if (cmd === 'downtime' && (values.list === true || values.cancel !== undefined)) {
+    if (values.list === true && values.cancel !== undefined) {
+      process.stderr.write('palisade: downtime: --list or --cancel ID, not both\n');
+      return 2;
+    }
+    const id = Number(values.cancel);
+    if (values.cancel !== undefined && !(Number.isSafeInteger(id) && id > 0)) {
+      process.stderr.write(`palisade: downtime --cancel: expected a downtime id (a positive integer, see --list), got ${JSON.stringify(values.cancel)}\n`);
+      return 2;
+    }
+    req = values.list === true ? { cmd: 'downtimes' } : { cmd: 'cancel-downtime', id, actor };
+  } else if (object === undefined) {
+    process.stderr.write(`palisade: ${cmd} needs HOST[/SERVICE] and -c FILE\n${USAGE}\n`);
+    return 2;
+  } else if (cmd === 'ack' && values.remove === true) {
+    req = { cmd: 'unack', object, actor };
+  } else if (cmd === 'ack') {
     if ((values.message ?? '').trim() === '') {
       process.stderr.write('palisade: ack needs a comment (-m COMMENT)\n');
       return 2;
     }
-    req.sticky = values.sticky === true;
+    req = { cmd, object, actor, comment: values.message ?? '', sticky: values.sticky === true };
   } else {
     const minutes = Number(values.minutes);
     if (!(minutes > 0)) {
       process.stderr.write('palisade: downtime needs --minutes N (N > 0)\n');
       return 2;
     }
-    req.minutes = minutes;
+    req = { cmd, object, actor, comment: values.message ?? '', minutes };
+    if (values['flexible-within'] !== undefined) {
+      const within = Number(values['flexible-within']);
+      if (!(within > 0)) {
+        process.stderr.write(`palisade: downtime --flexible-within: expected minutes > 0, got ${JSON.stringify(values['flexible-within'])}\n`);
+        return 2;
+      }
+      req.within = within;
+    }
   }
   try {
-    const r = (await controlRequest(await monitorControlPath(values.config), req, 10_000)) as { ok: boolean; message?: string; error?: string };
+    const r = (await controlRequest(await monitorControlPath(values.config), req, 10_000)) as { ok: boolean; message?: string; error?: string; downtimes?: DowntimeView[] };
     if (!r.ok) {
       process.stderr.write(`palisade: ${r.error ?? 'refused'}\n`);
       return 1;
     }
-    process.stdout.write(`${r.message}\n`);
+    process.stdout.write(`${r.downtimes !== undefined ? formatDowntimes(r.downtimes) : r.message}\n`);
     return 0;
   } catch (err) {
     if (err instanceof ConfigError) for (const p of err.problems) process.stderr.write(`${formatProblem(p)}\n`);
