@@ -19,7 +19,7 @@ import { takesPartInVrrp, vipHostsOf, VrrpSupervisor } from './vrrp.ts';
 import type { InstanceStatus } from '../ha/vrrp/instance.ts';
 import { HealthBridge, healthReason, type HealthPush, type HealthSink, type OperatorAction } from './health.ts';
 import { startL4, withL4 } from './l4.ts';
-import type { L4Proxy } from '../proxy/tcp/proxy.ts';
+import type { L4Runtime } from './l4-kernel.ts';
 import { WebRole } from './web-facade.ts';
 import { startAgentRole, type AgentRole } from './agent.ts';
 
@@ -79,7 +79,7 @@ export class Daemon {
   readonly #requestedNode: string | undefined;
   #proxy: HttpProxy | undefined;
   /** tcp/udp services, in this (primary) process; see app/l4.ts. */
-  #l4: L4Proxy | undefined;
+  #l4: L4Runtime | undefined;
   #pool: WorkerPool | undefined;
   #health: HealthBridge | undefined;
   #vrrp: VrrpSupervisor | undefined;
@@ -294,6 +294,7 @@ export class Daemon {
   }
 
   async status(): Promise<DaemonStatus> {
+    await this.#l4?.refresh(); // kernel (mode nat / dr) counters, read fresh
     const services = [...(this.#pool !== undefined ? await this.#pool.snapshot() : (this.#proxy?.snapshot() ?? [])), ...(this.#l4?.snapshot() ?? [])];
     const health = this.#health?.snapshot();
     for (const s of services) {

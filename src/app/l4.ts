@@ -9,12 +9,17 @@
 import type { ClusterConfig } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { PassiveOutcome } from '../health/index.ts';
-import { L4Proxy } from '../proxy/tcp/proxy.ts';
+import type { L4Proxy } from '../proxy/tcp/proxy.ts';
 import type { HealthSink } from './health.ts';
+import { L4Runtime } from './l4-kernel.ts';
 
-/** Starts the L4 proxy with this node's tcp/udp services (none is fine: a reload may add some). Throws if a listener cannot open. */
-export async function startL4(config: ClusterConfig, services: readonly string[], log: Logger, vipHosts: readonly string[], onOutcome: (service: string, backend: string, outcome: PassiveOutcome) => void): Promise<L4Proxy> {
-  const l4 = new L4Proxy({ log, onOutcome });
+/**
+ * Starts the L4 proxy with this node's tcp/udp services (none is fine: a reload may
+ * add some); services in mode nat / dr go to the kernel (app/l4-kernel.ts). Throws
+ * if a listener cannot open or nft refuses the ruleset.
+ */
+export async function startL4(config: ClusterConfig, services: readonly string[], log: Logger, vipHosts: readonly string[], onOutcome: (service: string, backend: string, outcome: PassiveOutcome) => void): Promise<L4Runtime> {
+  const l4 = new L4Runtime({ log, onOutcome });
   l4.setVipHosts(vipHosts);
   await l4.apply(config, services);
   return l4;
