@@ -76,8 +76,19 @@ const limitReqSchema = z.strictObject({
 
 export const limitsSchema = z
   .strictObject({
-    /** Where counters live: `local` (per worker process). `redis` is not implemented yet. Default local. */
-    store: z.literal('local', { error: 'expected store: local (shared counters through Redis are not implemented yet)' }).default('local'),
+    /** Where limit_req buckets live: `local` (per worker process) or `redis` (shared by every worker and director through `redis.address`). limit_conn is always per worker. Default local. */
+    store: z.enum(['local', 'redis'], { error: 'expected store: local or redis' }).default('local'),
+    redis: z
+      .strictObject({
+        /** Redis server, `host:port`. Default 127.0.0.1:6379. */
+        address: z
+          .string()
+          .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port such as 127.0.0.1:6379')
+          .default('127.0.0.1:6379'),
+        /** Prefix of the keys (`<prefix>:lr:<service>:<client>`). Default palisade. */
+        prefix: z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'expected a key prefix of letters, digits, "_", ".", ":" or "-"').default('palisade'),
+      })
+      .prefault({}),
     /** Most client addresses tracked; past it the least recently seen is forgotten. Default 65536. */
     table_size: z.number().int().min(16).max(10_000_000).default(65_536),
     limit_conn: limitConnSchema,

@@ -30,7 +30,8 @@ import type { BackendRuntime, ServiceRuntime } from './service.ts';
 import type { UpstreamConn, UpstreamUser } from './upstream.ts';
 import type { QueueTicket } from '../../balancer/index.ts';
 import type { ClientEntry } from '../limits/client-table.ts';
-import { REFUSE_CLOSE, type LimitedConn, type RefusalReason, type ServiceLimits } from '../limits/service-limits.ts';
+import { REFUSE_CLOSE, REQ_SHARED, type LimitedConn, type RefusalReason, type ServiceLimits } from '../limits/service-limits.ts';
+import type { BucketWaiter } from '../limits/redis-buckets.ts';
 import { headerValue } from './parse.ts';
 
 /** What a connection needs from the listener that accepted it. */
@@ -74,7 +75,7 @@ function bareLfHeadEnd(buf: Buffer, from: number): boolean {
   return false;
 }
 
-export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
+export class ClientConn implements Expirable, UpstreamUser, LimitedConn, BucketWaiter {
   readonly socket: Socket;
   readonly ctx: ListenerContext;
   readonly remoteAddress: string;
@@ -139,7 +140,7 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
   refusal = 0;
   refusalReason: RefusalReason = 'deny';
   /** A request head held by limit_req until its delay has passed. */
-  delayed: { head: RequestHead; buf: Buffer; end: number } | null = null;
+  delayed: { head: RequestHead; buf: Buffer; end: number; client: string } | null = null;
   delayTimer: NodeJS.Timeout | null = null;
   /** limit_rate: when the response passed limit_rate_after (0 = not yet), and the pause in progress. */
   rateStart = 0;
@@ -181,7 +182,9 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
     // The key is a limit's name or a status, never request text: the sampler's table stays small.
     const left = lim.sampler.take(key, now());
     if (left < 0) return;
-    this.ctx.log.warn({ service: this.ctx.service.name, client, reason, status: status === 0 ? 'closed' : status, suppressed: left }, `request refused: ${reason}${left > 0 ? ` (${left} more since the last line)` : ''}`);
+    const more = left > 0 ? ` (${left} more since the last line)` : '';
+    if (key === 'redis_unavailable') this.ctx.log.warn({ service: this.ctx.service.name, client, reason, suppressed: left }, `${reason}${more}`);
+    else this.ctx.log.warn({ service: this.ctx.service.name, client, reason, status: status === 0 ? 'closed' : status, suppressed: left }, `request refused: ${reason}${more}`);
   }
 
   // ---- client socket events ------------------------------------------------
@@ -330,22 +333,51 @@ export class ClientConn implements Expirable, UpstreamUser, LimitedConn {
     if (lim.active) {
       const client = this.limitTrusted ? lim.clientOf(this, headerValue(head, 'x-forwarded-for')) : this.remoteAddress;
       const r = lim.request(this, client, now());
-      if (r < 0) {
-        this.#logRefusal(lim, lim.lastReason, -r, client);
-        this.#refuse(-r, `refused by ${lim.lastReason}`, true);
-        return;
-      }
-      if (r > 0) {
-        // nginx limit_req without nodelay: the request waits until the bucket has room.
+      if (r === REQ_SHARED) {
+        // The bucket lives in Redis: hold the request until it answers (bucketReply).
         this.state = S_DELAY;
         this.deadline = 0;
         this.socket.pause();
-        this.delayed = { head, buf, end };
-        this.delayTimer = setTimeout(this.#afterDelay, r);
+        this.delayed = { head, buf, end, client };
+        lim.askShared(client, this);
+        return;
+      }
+      if (r !== 0) {
+        this.delayed = { head, buf, end, client };
+        this.#limited(lim, r);
         return;
       }
     }
     this.#startRequest(svc, head, buf, end);
+  }
+
+  /** A limit_req answer other than "pass now" for the request in `delayed`: refuse it, or hold it for `r` ms. */
+  #limited(lim: ServiceLimits, r: number): void {
+    const d = this.delayed!;
+    if (r < 0) {
+      this.delayed = null;
+      this.#logRefusal(lim, lim.lastReason, -r, d.client);
+      this.#refuse(-r, `refused by ${lim.lastReason}`, true);
+      return;
+    }
+    // nginx limit_req without nodelay: the request waits until the bucket has room.
+    this.state = S_DELAY;
+    this.deadline = 0;
+    this.socket.pause();
+    this.delayTimer = setTimeout(this.#afterDelay, r);
+  }
+
+  /** Redis answered for the held request (see RedisBuckets). */
+  bucketReply(raw: number, failed: boolean): void {
+    if (this.state !== S_DELAY || this.delayed === null || this.delayTimer !== null) return;
+    const lim = this.ctx.service.limits;
+    if (failed) {
+      const shared = lim.shared;
+      this.#logRefusal(lim, 'redis_unavailable', 0, this.delayed.client, `limit_req store unavailable, request passed: ${shared?.lastProblem ?? ''}`);
+    }
+    const r = lim.sharedResult(raw);
+    if (r === 0) this.#afterDelay();
+    else this.#limited(lim, r);
   }
 
   #afterDelay = (): void => {

@@ -11,6 +11,7 @@ import { splitHostPort } from '../../config/schema.ts';
 import type { BackendState, PassiveOutcome } from '../../health/index.ts';
 import { headerValue, type RequestHead } from './parse.ts';
 import { ServiceLimits } from '../limits/service-limits.ts';
+import { RedisBuckets } from '../limits/redis-buckets.ts';
 import { UpstreamPool } from './upstream.ts';
 
 /** A backend's state as health checks, passive detection and operators set it (the health module's). */
@@ -162,6 +163,7 @@ export class ServiceRuntime {
     this.name = name;
     this.config = config;
     this.limits = new ServiceLimits(config.limits);
+    this.limits.setService(name);
     this.errorPage = errorPage;
     this.#clusterName = clusterName;
     this.#ctx = {
@@ -179,6 +181,7 @@ export class ServiceRuntime {
     this.config = config;
     this.errorPage = errorPage;
     this.limits.reconfigure(config.limits);
+    this.#applyShared(config);
     const next = new Map<string, BackendRuntime>();
     const primaries: BackendRuntime[] = [];
     const backups: BackendRuntime[] = [];
@@ -360,8 +363,28 @@ export class ServiceRuntime {
     this.#schedFor(b).observe?.(b, ms, ok);
   }
 
+  #redisAddress = '';
+
+  /** store: redis with limit_req: one connection to Redis per service and worker, replaced when its address changes. */
+  #applyShared(config: ServiceConfig): void {
+    const lc = config.limits;
+    const want = lc.store === 'redis' && lc.limit_req !== undefined ? lc.redis.address : '';
+    if (want !== this.#redisAddress) {
+      this.limits.shared?.close();
+      this.limits.shared = null;
+      this.#redisAddress = want;
+      if (want !== '') {
+        const hp = splitHostPort(want)!;
+        this.limits.shared = new RedisBuckets({ host: hp.host, port: hp.port! });
+      }
+    }
+  }
+
   /** Releases every pooled connection; for shutdown or removal. */
   close(): void {
+    this.limits.shared?.close();
+    this.limits.shared = null;
+    this.#redisAddress = '';
     for (const b of this.byId.values()) b.pool.closeIdle();
     this.sorry?.pool.closeIdle();
     this.queue?.close();

@@ -9,6 +9,10 @@ import { ClientTable, type ClientEntry } from './client-table.ts';
 import { limitReq, REQ_REFUSED, type BucketParams } from './leaky-bucket.ts';
 import { realClientAddress } from './real-ip.ts';
 import { LogSampler } from './sampler.ts';
+import type { BucketWaiter, RedisBuckets } from './redis-buckets.ts';
+
+/** `request` result: the bucket is in Redis; call `askShared` and wait for the waiter's reply. */
+export const REQ_SHARED = Number.MAX_SAFE_INTEGER;
 
 /** `open` result: close the connection at once without an answer. */
 export const REFUSE_CLOSE = -1;
@@ -49,6 +53,8 @@ export interface LimitsSnapshot {
   /** Requests delayed by limit_req (burst without nodelay). */
   delayed: number;
   refused: LimitCounters;
+  /** With `store: redis`: connected now, requests passed because Redis could not decide, the last problem. */
+  shared?: { ready: boolean; failOpen: number; lastProblem: string };
 }
 
 function cidr(items: readonly string[]): CidrSet {
@@ -78,6 +84,9 @@ export class ServiceLimits {
   delayed = 0;
   readonly refused: LimitCounters = { conn: 0, connTotal: 0, req: 0, deny: 0 };
   readonly sampler: LogSampler;
+  /** Shared limit_req buckets (store: redis), set by the service runtime; null = local. */
+  shared: RedisBuckets | null = null;
+  #service = '';
   /** The reason of the last refusal `open` or `request` returned (for the log line). */
   lastReason: RefusalReason = 'deny';
 
@@ -173,6 +182,7 @@ export class ServiceLimits {
     }
     const b = this.#bucket;
     if (b === undefined) return 0;
+    if (this.shared !== null) return REQ_SHARED;
     const r = limitReq(this.table.get(client), b, nowMs);
     if (r === REQ_REFUSED) {
       this.refused.req++;
@@ -183,8 +193,32 @@ export class ServiceLimits {
     return r;
   }
 
+  /** Names the service in shared keys. */
+  setService(name: string): void {
+    this.#service = name;
+  }
+
+  /** Asks Redis for `client`'s bucket (after `request` said REQ_SHARED); `w` hears the raw result, for `sharedResult`. */
+  askShared(client: string, w: BucketWaiter): void {
+    const b = this.#bucket!;
+    this.shared!.take(`${this.config.redis.prefix}:lr:${this.#service}:${client}`, b.rate, b.burst, b.nodelay, w);
+  }
+
+  /** A shared bucket's raw answer as `request` would have returned it (counted the same way). */
+  sharedResult(r: number): number {
+    if (r === REQ_REFUSED) {
+      this.refused.req++;
+      this.lastReason = 'limit_req';
+      return -this.#reqStatus;
+    }
+    if (r > 0) this.delayed++;
+    return r;
+  }
+
   snapshot(): LimitsSnapshot {
+    const sh = this.shared;
     return {
+      ...(sh === null ? {} : { shared: { ready: sh.ready, failOpen: sh.failOpen, lastProblem: sh.lastProblem } }),
       clients: this.table.size,
       tableSize: this.table.max,
       evictions: this.table.evictions,
