@@ -16,6 +16,7 @@ packages=(
   nmap            # firewall system test: -sN / -sF / -sX scans against a firewalled lab host
   slowhttptest    # slow-client tests: slowloris, slow POST and slow read against the proxy (and nginx)
   nginx-light     # slow-client tests: nginx with its classic limits, attacked the same way for comparison
+  redis-server    # limits test: limit_req buckets shared through a real Redis (started by the test on a loopback port)
   chromium        # browser tests: the dashboard driven by playwright-core (executablePath /usr/bin/chromium, headless)
 )
 missing=()
