@@ -26,6 +26,8 @@ usage:
                                         change a backend's weight at run time (0-1000)
   palisade firewall plan|apply|confirm|status|remove -c FILE [--node NAME]
                                         this node's nftables firewall (apply rolls back unless confirmed)
+  palisade realserver start|stop|status|run [--vip ADDRESS]... [-c FILE]
+                                        the real-server side of mode dr: VIP on lo, arp_ignore/arp_announce (undone on stop)
   palisade passwd [--token]             print a password hash (or a new API token) for the dashboard's web: section
   palisade ack HOST[/SERVICE] -m COMMENT -c FILE [--sticky]
                                         acknowledge a monitoring problem
@@ -62,6 +64,10 @@ async function main(argv: string[]): Promise<void> {
   const cmd = argv[0];
   if (cmd === 'firewall') {
     process.exitCode = await (await import('./firewall.ts')).firewallMain(argv.slice(1));
+    return;
+  }
+  if (cmd === 'realserver') {
+    process.exitCode = await (await import('./realserver.ts')).realserverMain(argv.slice(1));
     return;
   }
   if (cmd === 'passwd' || cmd === 'ack' || cmd === 'downtime') {
