@@ -107,6 +107,32 @@ describe('dashboard in chromium', { timeout: 240_000 }, () => {
     await admin.locator('#timeline', { hasText: 'acknowledged by admin: web2 stopped on purpose' }).waitFor({ timeout: 5_000 });
   });
 
+  test('the acknowledgement is removed from the page; flexible downtime starts on the failing check and is cancelled', async () => {
+    const row = admin.locator('[data-check="demo-servers/web2-http"]');
+    await row.locator('button[data-action="unack"]').click();
+    await row.locator('.flag.ack').waitFor({ state: 'detached', timeout: 5_000 });
+    await row.locator('button[data-action="ack"]').waitFor({ timeout: 5_000 });
+    await admin.locator('#timeline', { hasText: 'acknowledgement of demo-servers/web2-http removed' }).waitFor({ timeout: 5_000 });
+    await admin.locator('#timeline li.kind-audit', { hasText: 'remove acknowledgement demo-servers/web2-http' }).waitFor({ timeout: 5_000 });
+
+    await row.locator('button[data-action="downtime"]').click();
+    await admin.fill('.modal input[name=minutes]', '30');
+    await admin.check('.modal input[name=flexible]');
+    await admin.fill('.modal input[name=within]', '90');
+    await admin.fill('.modal input[name=comment]', 'replacing web2');
+    await admin.click('.modal button[type=submit]');
+    // web2 is down: the flexible downtime starts at once.
+    const flag = row.locator('.flag.downtime.running', { hasText: 'flexible running' });
+    await flag.waitFor({ timeout: 5_000 });
+    await row.locator('.flag', { hasText: 'in downtime' }).waitFor({ timeout: 5_000 });
+    await admin.locator('.notice', { hasText: /flexible downtime #\d+ for demo-servers\/web2-http: 30 min from its first problem within 90 min \(a problem now: started\)/ }).waitFor({ timeout: 5_000 });
+    await admin.screenshot({ path: join(ARTIFACTS, 'downtime-laptop.png'), fullPage: false });
+    await flag.locator('button[data-action="cancel-downtime"]').click();
+    await row.locator('.flag.downtime').waitFor({ state: 'detached', timeout: 5_000 });
+    await row.locator('.flag', { hasText: 'in downtime' }).waitFor({ state: 'detached', timeout: 5_000 });
+    await admin.locator('#timeline li.kind-audit', { hasText: 'cancel downtime demo-servers/web2-http' }).waitFor({ timeout: 5_000 });
+  });
+
   test('a graph opens with data, warn/crit aware, min/avg/max', async () => {
     await admin.click('[data-check="demo-servers/web1-http"] button[data-action="graph"]');
     await admin.locator('#graph .plot canvas').waitFor({ timeout: 15_000 });
@@ -132,6 +158,7 @@ describe('dashboard in chromium', { timeout: 240_000 }, () => {
     await backendState(page, 'web1').first().waitFor();
     assert.equal(await page.locator('button[data-action="drain"]').count(), 0);
     assert.equal(await page.locator('button[data-action="ack"]').count(), 0);
+    assert.equal(await page.locator('button[data-action="unack"], button[data-action="cancel-downtime"], button[data-action="downtime"]').count(), 0);
     const status = await page.evaluate(async () => {
       const s = (await (await fetch('/api/session')).json()) as { csrf: string };
       const r = await fetch('/api/backends/www/web1/drain', { method: 'POST', headers: { 'x-csrf-token': s.csrf } });

@@ -765,15 +765,15 @@ function Dashboard(p: { session: SessionInfo; stream: LiveStream | undefined; on
   }
 }
 
-/** Fixed downtime runs from now; flexible downtime starts when the check enters a problem state within the window. */
+/** Fixed downtime runs from now; flexible downtime starts when the check enters a problem state within the window. Uncontrolled inputs: ticking "flexible" keeps what was typed. */
 function DowntimeFields() {
   const [flexible, setFlexible] = useState(false);
   return h(
     'div',
     { class: 'fields' },
-    h('label', null, 'minutes ', h('input', { name: 'minutes', type: 'number', min: 1, max: 525_600, value: 60, required: true })),
+    h('label', null, 'minutes ', h('input', { name: 'minutes', type: 'number', min: 1, max: 525_600, defaultValue: 60, required: true })),
     h('label', { class: 'check' }, h('input', { name: 'flexible', type: 'checkbox', checked: flexible, onChange: (e: Event) => setFlexible((e.target as HTMLInputElement).checked) }), ' flexible: starts when the check fails'),
-    flexible ? h('label', null, 'if it fails within (minutes) ', h('input', { name: 'within', type: 'number', min: 1, max: 525_600, value: 120, required: true })) : null,
+    flexible ? h('label', null, 'if it fails within (minutes) ', h('input', { name: 'within', type: 'number', min: 1, max: 525_600, defaultValue: 120, required: true })) : null,
     h('label', null, 'comment ', h('input', { name: 'comment' })),
   );
 }
