@@ -72,7 +72,8 @@ export interface MonitorRuntimeOptions {
 /** Palisade's event kinds as `monitor.palisade_events.kinds` names them. */
 const EVENT_KIND: Readonly<Record<string, string>> = { vrrp_transition: 'vrrp', split_brain: 'split_brain', backend_state: 'backend', quorum: 'quorum' };
 
-const TICK_MS = 1_000;
+/** How often due checks are looked for, ms: a check runs at most this late (Nagios' scheduler has the same granularity issue, at 1 s). */
+const TICK_MS = 200;
 
 function result(state: CheckResult['state'], summary: string, now: number): CheckResult {
   return { state, code: ({ OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3 } as const)[state], summary, longOutput: '', perfdata: [], startedAt: now, durationMs: 0 };
