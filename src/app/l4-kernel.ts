@@ -87,6 +87,11 @@ export class KernelL4 {
   #dirty = false;
   #loaded = false;
   #closed = false;
+  /**
+   * Holds the event loop while our tables are loaded: a director whose services are
+   * all in the kernel has no listening socket of its own, and would otherwise exit.
+   */
+  #keepAlive: NodeJS.Timeout | undefined;
 
   constructor(opts: { log: Logger; nft?: Nft }) {
     this.#log = opts.log;
@@ -219,6 +224,7 @@ export class KernelL4 {
       await this.#nft.load(renderKernelRuleset(services, this.#counters, 'palisade: kernel load balancing (mode nat / dr); replaced as a whole on every change'));
       this.#names = names;
       this.#loaded = true;
+      this.#keepAlive ??= setInterval(() => undefined, 3_600_000);
       this.#log.info({ services: services.map((s) => ({ service: s.name, mode: s.mode, usable: s.backends.filter((b) => b.usable).map((b) => b.id) })) }, `kernel load balancing: ${services.length} service(s) in nftables`);
     });
     this.#loading = p;
@@ -261,6 +267,8 @@ export class KernelL4 {
   /** Removes our tables (only ours). */
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
     await this.#loading.catch(() => undefined);
     if (!this.#loaded) return;
     this.#loaded = false;
