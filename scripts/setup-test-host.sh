@@ -5,6 +5,7 @@
 set -euo pipefail
 packages=(
   iproute2        # system tests: network namespaces and veth (`ip`)
+  openssl         # the agent's self-signed TLS certificate when agent.tls is not set (demo, agent tests)
   keepalived      # system tests: the VRRP peer Palisade must interoperate with
   iputils-arping  # gratuitous ARP after a VRRP takeover
   tcpdump         # system tests: captures on the lab bridge
