@@ -2,7 +2,11 @@
  * Dashboard page load at scale: 50 services × 10 backends and 1,000 checks, served
  * by the real WebServer over a made-up facade, loaded in Debian's chromium on
  * loopback. Measures from navigation (already logged in) until every backend row
- * and the check table are rendered, and the size of the snapshot event.
+ * and the check table are rendered (with the page's own milestones), the size of
+ * the first events, then what the live updates cost the open page over a few
+ * seconds: main-thread time (CDP Performance.getMetrics TaskDuration) and stream
+ * bytes, for an idle cluster (only the clock moves) and a busy one (every
+ * backend's counters move on every snapshot, as under traffic).
  *
  *   node bench/web.ts [runs]
  */
@@ -21,7 +25,11 @@ const states = ['OK', 'OK', 'OK', 'OK', 'OK', 'OK', 'OK', 'WARNING', 'CRITICAL',
 
 const web = webSchema.parse({ listen: '127.0.0.1:0', users: { admin: { role: 'admin', password_hash: await hashPassword('bench-password') } } });
 const start = Date.now();
+/** Busy cluster: every backend's requests and connections move on each snapshot. */
+let traffic = false;
+let calls = 0;
 function snapshot(): ClusterSnapshot {
+  const n = traffic ? ++calls : 0;
   const services = Array.from({ length: SERVICES }, (_, s) => ({
     name: `svc${s}`,
     listen: [`10.0.0.1:${8000 + s}`],
@@ -29,7 +37,7 @@ function snapshot(): ClusterSnapshot {
     requests: 1000 * s,
     panic: false,
     quorumLost: false,
-    backends: Array.from({ length: BACKENDS }, (_unused, b) => ({ id: `10.1.${s}.${b}:80`, name: `s${s}b${b}`, backup: false, weight: 1, effectiveWeight: 1, status: b === 3 ? 'down' : 'up', check: { type: 'http', last: 'L7_OK 200', since: start }, active: b, inactive: 2 * b, requests: 100 * b, failures: 0 })),
+    backends: Array.from({ length: BACKENDS }, (_unused, b) => ({ id: `10.1.${s}.${b}:80`, name: `s${s}b${b}`, backup: false, weight: 1, effectiveWeight: 1, status: b === 3 ? 'down' : 'up', check: { type: 'http', last: 'L7_OK 200', since: start }, active: (b + n) % 7, inactive: 2 * b, requests: 100 * b + 13 * n * (b + 1), failures: 0 })),
   }));
   return {
     cluster: 'bench',
@@ -87,6 +95,27 @@ for (let i = 0; i < runs; i++) {
   });
   for (const [k, v] of Object.entries({ ...at, rows: rowsAt })) phases.get(k)?.push(v);
 }
+/** Main-thread busy share and stream bytes per second of the open page, over `ms`. */
+async function liveCost(ms: number): Promise<{ busy: number; kibPerS: number }> {
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  await cdp.send('Network.enable');
+  let bytes = 0;
+  cdp.on('Network.dataReceived', (e: { dataLength: number }) => (bytes += e.dataLength));
+  const task = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m: { name: string }) => m.name === 'TaskDuration')?.value ?? 0;
+  const before = await task();
+  await new Promise((r) => setTimeout(r, ms));
+  const busy = (await task()) - before;
+  await cdp.detach();
+  return { busy: busy / (ms / 1000), kibPerS: bytes / 1024 / (ms / 1000) };
+}
+await page.goto(server.url);
+await page.waitForSelector('[data-live="true"]');
+await new Promise((r) => setTimeout(r, 1000));
+const idle = await liveCost(5_000);
+traffic = true;
+await new Promise((r) => setTimeout(r, 1000));
+const busy = await liveCost(5_000);
 const median = (xs: number[]) => xs.toSorted((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const snapBytes = Buffer.byteLength(JSON.stringify(snapshot()));
 const checkBytes = Buffer.byteLength(JSON.stringify(checks));
@@ -95,7 +124,9 @@ process.stdout.write(
   `dashboard page load, ${SERVICES} services x ${BACKENDS} backends, ${CHECKS} checks, chromium on loopback, ${runs} runs:\n` +
     `  median ${times[Math.floor(runs / 2)]!.toFixed(0)} ms, min ${times[0]!.toFixed(0)} ms, max ${times.at(-1)!.toFixed(0)} ms (navigation to every row rendered)\n` +
     `  milestones (median ms from navigation start): ${PHASES.map((p) => `${p} ${median(phases.get(p)!).toFixed(0)}`).join(', ')}\n` +
-    `  snapshot event ${(snapBytes / 1024).toFixed(0)} KiB, checks event ${(checkBytes / 1024).toFixed(0)} KiB\n`,
+    `  snapshot event ${(snapBytes / 1024).toFixed(0)} KiB, checks event ${(checkBytes / 1024).toFixed(0)} KiB\n` +
+    `  live updates, page open 5 s: idle cluster ${(idle.busy * 100).toFixed(1)}% of the page's main thread, ${idle.kibPerS.toFixed(1)} KiB/s streamed; ` +
+    `busy cluster (all 500 backends' counters change) ${(busy.busy * 100).toFixed(1)}%, ${busy.kibPerS.toFixed(1)} KiB/s\n`,
 );
 await browser.close();
 await server.close();
