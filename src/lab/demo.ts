@@ -101,6 +101,8 @@ ${webs.map((w) => `        ${w.name}-http: { check: { builtin: tcp, port: ${w.po
         vip-http: { check: { builtin: http, url: "http://${VIP}:${proxyPort}/health", timeout: 2s }, check_interval: 5s, retry_interval: 2s, max_check_attempts: 2 }
         load: { check: { builtin: load, warning: "15,10,8", critical: "30,25,20" }, check_interval: 10s }
         procs: { check: { builtin: procs }, check_interval: 10s }
+        vip-holder: { check: { builtin: vrrp, instance: VI_1 }, check_interval: 5s, retry_interval: 2s, max_check_attempts: 2 }
+        www-backends: { check: { builtin: backends, service: www, warning: "${webs.length}:" }, check_interval: 5s, retry_interval: 2s, max_check_attempts: 2 }
 web:
   node: d1
   listen: 127.0.0.1:${d.port}
