@@ -134,7 +134,7 @@ services:
     lines.push('| workload | direct | nat | dr | nat / direct | dr / direct |', '| --- | --- | --- | --- | --- | --- |');
     for (const workload of ['stream', 'connect'] as Workload[]) {
       const med = (t: Target) => {
-        const v = results[workload]!.filter((x) => x.target === t).map((x) => x.value).sort((a, b) => a - b);
+        const v = results[workload]!.filter((x) => x.target === t).map((x) => x.value).toSorted((a, b) => a - b);
         return v[Math.floor(v.length / 2)]!;
       };
       const d = med('direct');
