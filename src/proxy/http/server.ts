@@ -10,7 +10,8 @@ import type { ClusterConfig, ListenAddress, ServiceConfig } from '../../config/s
 import { DeadlineSweeper } from '../../core/deadlines.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ClientConn, type ListenerContext } from './client.ts';
-import { ServiceRuntime, type BackendState, type Outcome } from './service.ts';
+import { ServiceRuntime, type BackendRuntime, type Outcome } from './service.ts';
+import { boundPortOf, HealthRouter, listenOn } from '../shared.ts';
 import type { LimitsSnapshot } from '../limits/service-limits.ts';
 
 export interface HttpProxyOptions {
@@ -60,19 +61,11 @@ class Listener implements ListenerContext {
   };
 
   listen(): Promise<void> {
-    return new Promise((resolveListen, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host: this.address.host, port: this.address.port, backlog: 4096, exclusive: false }, () => {
-        this.server.off('error', onError);
-        resolveListen();
-      });
-    });
+    return listenOn(this.server, this.address);
   }
 
   get boundPort(): number {
-    const a = this.server.address();
-    return a !== null && typeof a === 'object' ? a.port : this.address.port;
+    return boundPortOf(this.server, this.address);
   }
 
   connectionClosed(): void {
@@ -132,16 +125,16 @@ export interface ServiceSnapshot {
   limits?: LimitsSnapshot;
 }
 
-export class HttpProxy {
+export class HttpProxy extends HealthRouter<BackendRuntime, ServiceRuntime> {
   readonly #log: Logger;
   readonly #baseDir: string;
-  readonly #services = new Map<string, ServiceRuntime>();
   readonly #listeners = new Map<string, Listener>();
   readonly #sweeper = new DeadlineSweeper(100);
   #accessLog = true;
   readonly #onOutcome: ((service: string, backend: string, outcome: Outcome) => void) | undefined;
 
   constructor(opts: HttpProxyOptions) {
+    super();
     this.#log = opts.log;
     this.#baseDir = opts.baseDir;
     const cb = opts.onOutcome;
@@ -167,7 +160,7 @@ export class HttpProxy {
     const opened: Listener[] = [];
     const runtimes = new Map<string, ServiceRuntime>();
     for (const [name, { svc }] of wanted) {
-      const rt = this.#services.get(name) ?? new ServiceRuntime(name, svc, pages.get(name), config.cluster.name);
+      const rt = this.services.get(name) ?? new ServiceRuntime(name, svc, pages.get(name), config.cluster.name);
       rt.onOutcome = this.#onOutcome;
       runtimes.set(name, rt);
       for (const addr of svc.listen) {
@@ -188,11 +181,11 @@ export class HttpProxy {
     this.#accessLog = config.log.access;
     for (const [name, { svc }] of wanted) {
       const rt = runtimes.get(name)!;
-      if (this.#services.has(name)) {
+      if (this.services.has(name)) {
         const removed = rt.apply(svc, pages.get(name));
         for (const b of removed) b.pool.closeIdle();
       }
-      this.#services.set(name, rt);
+      this.services.set(name, rt);
     }
     for (const l of opened) this.#listeners.set(l.key, l);
     // Rebind listeners to their (possibly new) services; drain the ones no longer wanted.
@@ -214,9 +207,9 @@ export class HttpProxy {
         drains.push(l.drain(30_000));
       }
     }
-    for (const [name, rt] of this.#services) {
+    for (const [name, rt] of this.services) {
       if (!wanted.has(name)) {
-        this.#services.delete(name);
+        this.services.delete(name);
         rt.close();
       }
     }
@@ -274,7 +267,7 @@ export class HttpProxy {
       const config = this.#config;
       if (config === undefined) return;
       for (const name of this.#serviceNames) {
-        const rt = this.#services.get(name);
+        const rt = this.services.get(name);
         if (rt === undefined) continue;
         for (const addr of rt.config.listen) {
           const key = listenKey(addr);
@@ -299,41 +292,18 @@ export class HttpProxy {
 
   /** The port a listener got (useful with port 0 in tests). */
   boundPort(service: string, index = 0): number {
-    const svc = this.#services.get(service);
+    const svc = this.services.get(service);
     if (!svc) throw new Error(`no service ${service}`);
     const a = svc.config.listen[index]!;
     return this.#listeners.get(listenKey(a))?.boundPort ?? a.port;
   }
 
   service(name: string): ServiceRuntime | undefined {
-    return this.#services.get(name);
-  }
-
-  /** Pushes a backend state (health flip, passive ejection, operator). Unknown names are ignored (a reload raced). */
-  setBackendState(service: string, backend: string, state: BackendState): void {
-    const s = this.#services.get(service);
-    const b = s?.backend(backend);
-    if (s !== undefined && b !== undefined) s.setState(b, state);
-  }
-
-  /** Pushes an effective weight (slow start, agent or exec weight). */
-  setBackendWeight(service: string, backend: string, weight: number): void {
-    const s = this.#services.get(service);
-    const b = s?.backend(backend);
-    if (s !== undefined && b !== undefined) s.setWeight(b, weight);
-  }
-
-  setPanic(service: string, panic: boolean): void {
-    this.#services.get(service)?.setPanic(panic);
-  }
-
-  setQuorum(service: string, up: boolean): void {
-    const s = this.#services.get(service);
-    if (s !== undefined) s.quorumLost = !up;
+    return this.services.get(name);
   }
 
   snapshot(): ServiceSnapshot[] {
-    return [...this.#services.values()].map((s) => ({
+    return [...this.services.values()].map((s) => ({
       name: s.name,
       listen: s.config.listen.map(listenKey),
       scheduler: s.config.scheduler.name,
@@ -361,8 +331,8 @@ export class HttpProxy {
     const all = [...this.#listeners.values()];
     this.#listeners.clear();
     await Promise.all(all.map((l) => l.drain(graceMs)));
-    for (const s of this.#services.values()) s.close();
-    this.#services.clear();
+    for (const s of this.services.values()) s.close();
+    this.services.clear();
     this.#sweeper.close();
   }
 }

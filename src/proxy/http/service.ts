@@ -13,6 +13,7 @@ import { headerValue, type RequestHead } from './parse.ts';
 import { ServiceLimits } from '../limits/service-limits.ts';
 import { RedisBuckets } from '../limits/redis-buckets.ts';
 import { UpstreamPool } from './upstream.ts';
+import { samePersistence, sorryBackend } from '../shared.ts';
 
 /** A backend's state as health checks, passive detection and operators set it (the health module's). */
 export type { BackendState };
@@ -113,16 +114,6 @@ class KeySource implements HashKeySource {
   header(name: string): string | undefined {
     return this.head === null ? undefined : headerValue(this.head, name);
   }
-}
-
-function sorryBackend(address: string): BackendConfig {
-  const hp = splitHostPort(address)!;
-  const id = hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-  return { address, host: hp.host, port: hp.port!, id, name: `sorry ${id}`, weight: 1, backup: false, down: false, max_conns: 0, health: undefined, max_fails: undefined, fail_timeout: undefined };
-}
-
-function samePersistence(a: PersistenceConfig, b: PersistenceConfig): boolean {
-  return a.timeout === b.timeout && a.granularity === b.granularity && a.granularity_v6 === b.granularity_v6 && a.max_entries === b.max_entries;
 }
 
 export class ServiceRuntime {

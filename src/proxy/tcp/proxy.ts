@@ -7,8 +7,9 @@ import type { BlockList } from 'node:net';
 import { cidrList } from '../../config/l4-schema.ts';
 import type { ClusterConfig, ListenAddress } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { BackendState, PassiveOutcome } from '../../health/index.ts';
-import { L4Service, type L4ServiceConfig } from './service.ts';
+import type { PassiveOutcome } from '../../health/index.ts';
+import { L4Service, type L4Backend, type L4ServiceConfig } from './service.ts';
+import { HealthRouter } from '../shared.ts';
 import { listenKey, TcpListener } from './tcp.ts';
 import { UdpListener } from './udp.ts';
 
@@ -51,16 +52,16 @@ function keyOf(protocol: 'tcp' | 'udp', a: ListenAddress): string {
   return protocol === 'udp' ? `udp ${listenKey(a)}` : listenKey(a);
 }
 
-export class L4Proxy {
+export class L4Proxy extends HealthRouter<L4Backend, L4Service> {
   readonly #log: Logger;
   readonly #onOutcome: L4ProxyOptions['onOutcome'];
-  readonly #services = new Map<string, L4Service>();
   readonly #listeners = new Map<string, Listener>();
   readonly #trusted = new Map<string, BlockList | undefined>();
   #vipHosts = new Set<string>();
   readonly #heldVips = new Set<string>();
 
   constructor(opts: L4ProxyOptions) {
+    super();
     this.#log = opts.log;
     this.#onOutcome = opts.onOutcome;
   }
@@ -87,7 +88,7 @@ export class L4Proxy {
     const runtimes = new Map<string, L4Service>();
     const opened: Listener[] = [];
     for (const [name, cfg] of wanted) {
-      const existing = this.#services.get(name);
+      const existing = this.services.get(name);
       // A service that changed protocol is a new service.
       const rt = existing !== undefined && existing.config.protocol === cfg.protocol ? existing : new L4Service(name, cfg);
       rt.onOutcome = this.#onOutcome;
@@ -109,8 +110,8 @@ export class L4Proxy {
     }
     for (const [name, cfg] of wanted) {
       const rt = runtimes.get(name)!;
-      if (this.#services.get(name) === rt) rt.apply(cfg); // removed backends' connections finish on their own
-      this.#services.set(name, rt);
+      if (this.services.get(name) === rt) rt.apply(cfg); // removed backends' connections finish on their own
+      this.services.set(name, rt);
     }
     for (const l of opened) this.#listeners.set(l.key, l);
     const keep = new Set<string>();
@@ -134,7 +135,7 @@ export class L4Proxy {
         void l.drain(30_000);
       }
     }
-    for (const name of this.#services.keys()) if (!wanted.has(name)) this.#services.delete(name);
+    for (const name of this.services.keys()) if (!wanted.has(name)) this.services.delete(name);
   }
 
   /** This node now holds (or no longer holds) these VIPs: open or drain the listeners on them. */
@@ -144,7 +145,7 @@ export class L4Proxy {
       else this.#heldVips.delete(h);
     }
     if (held) {
-      for (const rt of this.#services.values()) {
+      for (const rt of this.services.values()) {
         for (const addr of rt.config.listen) {
           const key = keyOf(rt.config.protocol, addr);
           if (!hosts.includes(addr.host) || this.#listeners.has(key)) continue;
@@ -171,41 +172,19 @@ export class L4Proxy {
   }
 
   service(name: string): L4Service | undefined {
-    return this.#services.get(name);
+    return this.services.get(name);
   }
 
   /** The port a listener got (port 0 in tests). */
   boundPort(service: string, index = 0): number {
-    const svc = this.#services.get(service);
+    const svc = this.services.get(service);
     if (!svc) throw new Error(`no service ${service}`);
     const a = svc.config.listen[index]!;
     return this.#listeners.get(keyOf(svc.config.protocol, a))?.boundPort ?? a.port;
   }
 
-  // ---- the HealthSink --------------------------------------------------------
-  setBackendState(service: string, backend: string, state: BackendState): void {
-    const s = this.#services.get(service);
-    const b = s?.backend(backend);
-    if (s !== undefined && b !== undefined) s.setState(b, state);
-  }
-
-  setBackendWeight(service: string, backend: string, weight: number): void {
-    const s = this.#services.get(service);
-    const b = s?.backend(backend);
-    if (s !== undefined && b !== undefined) s.setWeight(b, weight);
-  }
-
-  setPanic(service: string, panic: boolean): void {
-    this.#services.get(service)?.setPanic(panic);
-  }
-
-  setQuorum(service: string, up: boolean): void {
-    const s = this.#services.get(service);
-    if (s !== undefined) s.quorumLost = !up;
-  }
-
   snapshot(): L4ServiceSnapshot[] {
-    return [...this.#services.values()].map((s) => {
+    return [...this.services.values()].map((s) => {
       const proto = s.config.protocol;
       const udp = proto === 'udp' ? s.config.listen.map((a) => this.#listeners.get(keyOf('udp', a))).filter((l): l is UdpListener => l instanceof UdpListener) : [];
       return {
@@ -240,6 +219,6 @@ export class L4Proxy {
     const all = [...this.#listeners.values()];
     this.#listeners.clear();
     await Promise.all(all.map((l) => l.drain(graceMs)));
-    this.#services.clear();
+    this.services.clear();
   }
 }

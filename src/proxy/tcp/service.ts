@@ -9,8 +9,8 @@ import type { Backend, PickContext, Scheduler } from '../../balancer/index.ts';
 import { createScheduler, PersistenceTable } from '../../balancer/index.ts';
 import type { PersistenceConfig } from '../../config/scheduler-schema.ts';
 import type { BackendConfig, TcpServiceConfig, UdpServiceConfig } from '../../config/schema.ts';
-import { splitHostPort } from '../../config/schema.ts';
 import type { BackendState, PassiveOutcome } from '../../health/index.ts';
+import { samePersistence, sorryBackend } from '../shared.ts';
 
 export type L4ServiceConfig = TcpServiceConfig | UdpServiceConfig;
 
@@ -84,16 +84,6 @@ interface MutablePickContext {
   clientPort: number;
   destination: string;
   accept: (b: Backend) => boolean;
-}
-
-function sorryBackend(address: string): BackendConfig {
-  const hp = splitHostPort(address)!;
-  const id = hp.host.includes(':') ? `[${hp.host}]:${hp.port}` : `${hp.host}:${hp.port}`;
-  return { address, host: hp.host, port: hp.port!, id, name: `sorry ${id}`, weight: 1, backup: false, down: false, max_conns: 0, health: undefined, max_fails: undefined, fail_timeout: undefined };
-}
-
-function samePersistence(a: PersistenceConfig, b: PersistenceConfig): boolean {
-  return a.timeout === b.timeout && a.granularity === b.granularity && a.granularity_v6 === b.granularity_v6 && a.max_entries === b.max_entries;
 }
 
 export class L4Service {

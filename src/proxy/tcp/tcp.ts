@@ -8,9 +8,10 @@
  * with nothing moving either way for `idle_timeout` is closed. Every socket error
  * ends just this connection, never the daemon.
  */
-import { LogSampler } from '../limits/sampler.ts';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { BlockList } from 'node:net';
+import { LogSampler } from '../limits/sampler.ts';
+import { boundPortOf, listenOn } from '../shared.ts';
 import type { ListenAddress, TcpServiceConfig } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
 import { encodeV1, encodeV2, parseProxyHeader, unmapV4 } from './proxy-protocol.ts';
@@ -386,19 +387,11 @@ export class TcpListener implements TcpListenerContext {
   }
 
   listen(): Promise<void> {
-    return new Promise((resolveListen, reject) => {
-      const onError = (err: Error) => reject(err);
-      this.server.once('error', onError);
-      this.server.listen({ host: this.address.host, port: this.address.port, backlog: 4096, exclusive: false }, () => {
-        this.server.off('error', onError);
-        resolveListen();
-      });
-    });
+    return listenOn(this.server, this.address);
   }
 
   get boundPort(): number {
-    const a = this.server.address();
-    return a !== null && typeof a === 'object' ? a.port : this.address.port;
+    return boundPortOf(this.server, this.address);
   }
 
   /** Stops accepting; open connections finish, up to `graceMs`, then are cut. */
