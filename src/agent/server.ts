@@ -77,6 +77,9 @@ function readJson(req: IncomingMessage, res: ServerResponse, max: number): Promi
   });
 }
 
+/** Connections an agent keeps at once (the monitor needs a few; more is a misbehaving peer). */
+const MAX_CONNECTIONS = 256;
+
 export class AgentServer {
   readonly #o: AgentServerOptions;
   readonly #digest: Buffer;
@@ -95,7 +98,9 @@ export class AgentServer {
 
   async start(): Promise<void> {
     const { tls } = this.#o;
-    const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }, (req, res) => void this.#handle(req, res));
+    // Timeouts are enforced every connectionsCheckingInterval (30 s by default: FIELD-NOTES); check every second.
+    const server = createServer({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2', connectionsCheckingInterval: 1_000 }, (req, res) => void this.#handle(req, res));
+    server.maxConnections = MAX_CONNECTIONS;
     server.headersTimeout = 10_000;
     server.requestTimeout = 60_000;
     server.keepAliveTimeout = 30_000;
