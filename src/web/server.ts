@@ -348,7 +348,8 @@ export class WebServer {
         const w = c.get('who');
         // The page starts from the snapshot the other pages have (at most one tick old), so that the next patch applies to it.
         if (!this.#live.ready || this.#now() - this.#live.updatedAt > TICK_MS) await this.#refresh();
-        if (!this.#live.ready) throw new Error('no snapshot');
+        // No snapshot (the failure is logged by #refresh): end this stream; the browser's EventSource comes back in a few seconds.
+        if (!this.#live.ready) return;
         // Synchronous from here to the writes: no patch can come between this page's baseline and its first patch.
         this.#clients.set(stream, { pending: 0 });
         stream.onAbort(() => {
