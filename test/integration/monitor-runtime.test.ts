@@ -40,7 +40,7 @@ async function receiver(t: TestContext): Promise<{ url: string; got: Hook[] }> {
 test('notifications and Palisade events are delivered, the backends check reads the daemon, /metrics answers a token', { timeout: 60_000 }, async (t) => {
   const hook = await receiver(t);
   const up = await startBackend(t, 'up');
-  const [dead, webPort] = await Promise.all([freePort(), freePort()]);
+  const [dead, webPort, nowhere] = await Promise.all([freePort(), freePort(), freePort()]);
   const sha = createHash('sha256').update(API_TOKEN).digest('hex');
   const p = await startProxy(
     t,
@@ -55,13 +55,14 @@ web:
 monitor:
   contacts:
     ops: { webhook: "${hook.url}" }
+    broken: { webhook: "http://127.0.0.1:${nowhere}/hook" }
   palisade_events: { contacts: [ops], kinds: [backend] }
-  delivery: { backoff: 100ms }
+  delivery: { backoff: 100ms, attempts: 2 }
   hosts:
     local:
       address: 127.0.0.1
       services:
-        dead: { check: { builtin: tcp, port: ${dead}, timeout: 1s }, max_check_attempts: 1, check_interval: 1s, contacts: [ops] }
+        dead: { check: { builtin: tcp, port: ${dead}, timeout: 1s }, max_check_attempts: 1, check_interval: 1s, contacts: [ops, broken] }
         pool: { check: { builtin: backends, service: www, warning: "2:" }, max_check_attempts: 1, check_interval: 1s }
 `,
   );
@@ -73,16 +74,23 @@ monitor:
   await waitFor(() => hook.got.some((h) => h.type === 'PROBLEM' && h.host === 'local' && h.service === 'dead' && h.state === 'CRITICAL'), 20_000, 'PROBLEM local/dead at the webhook');
   await waitFor(() => hook.got.some((h) => h.type === 'EVENT' && h.service === 'backend' && h.state === 'DOWN' && h.host.includes(String(dead))), 20_000, `the backend-down event at the webhook (got ${JSON.stringify(hook.got)})`);
 
-  // The deliveries are in the timeline.
-  await waitFor(
+  // The deliveries are in the timeline: sent to ops; given up for broken after its 2 attempts.
+  let tl: Array<{ kind: string; subject: string; message: string }> = [];
+  const inTimeline = waitFor(
     async () => {
       const r = await request(`${base}/api/timeline`, { headers: auth });
-      const tl = JSON.parse(r.body) as Array<{ kind: string; subject: string; message: string }>;
-      return tl.some((e) => e.kind === 'notification_sent' && e.subject === 'local/dead' && /sent to ops by webhook/.test(e.message));
+      tl = JSON.parse(r.body) as typeof tl;
+      return (
+        tl.some((e) => e.kind === 'notification_sent' && e.subject === 'local/dead' && /sent to ops by webhook/.test(e.message)) &&
+        tl.some((e) => e.kind === 'notification_failed' && e.subject === 'local/dead' && /NOT delivered to broken by webhook after 2 attempt\(s\): .*ECONNREFUSED/.test(e.message))
+      );
     },
     10_000,
-    'notification_sent in the timeline',
+    'notification_sent and notification_failed in the timeline',
   );
+  await inTimeline.catch((err: unknown) => {
+    throw new Error(`${String(err)}; notification lines: ${JSON.stringify(tl.filter((e) => e.kind.startsWith('notification')))}`);
+  });
 
   // The backends check sees one of two backends up: WARNING under "2:".
   await waitFor(
