@@ -368,7 +368,7 @@ const palisadeEventsSchema = z
     /** Event kinds sent: vrrp (VRRP transitions), split_brain, backend (backend down / up), quorum; the event names vrrp_transition and backend_state are accepted too. Empty = all. Default all. */
     kinds: z
       .array(
-        z.enum(['vrrp', 'vrrp_transition', 'split_brain', 'backend', 'backend_state', 'quorum'], { error: 'expected an event kind: vrrp, split_brain, backend or quorum' }).transform((k) => (k === 'vrrp_transition' ? 'vrrp' : k === 'backend_state' ? 'backend' : k)),
+        z.enum(['vrrp', 'vrrp_transition', 'split_brain', 'backend', 'backend_state', 'quorum'], { error: 'expected an event kind: vrrp, split_brain, backend or quorum' }).transform((k): string => (k === 'vrrp_transition' ? 'vrrp' : k === 'backend_state' ? 'backend' : k)),
       )
       .default([]),
   })
