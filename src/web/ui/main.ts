@@ -400,22 +400,26 @@ function ClusterMap(p: { snap: ClusterSnapshot }) {
     snap.vrrp.length === 0
       ? null
       : h(
-          'table',
-          { class: 'vrrp' },
-          h('thead', null, h('tr', null, h('th', null, 'VRRP instance'), h('th', null, 'VIP holder'), h('th', null, 'members (state, priority)'))),
+          'div',
+          { class: 'scroll' },
           h(
-            'tbody',
-            null,
-            snap.vrrp.map((v) =>
-              h(
-                'tr',
-                { key: v.instance, 'data-vrrp': v.instance },
-                h('td', null, `${v.instance} (vrid ${v.vrid})`),
-                h('td', { class: 'holder' }, v.holders.join(', ') || 'none'),
+            'table',
+            { class: 'vrrp' },
+            h('thead', null, h('tr', null, h('th', null, 'VRRP instance'), h('th', null, 'VIP holder'), h('th', null, 'members (state, priority)'))),
+            h(
+              'tbody',
+              null,
+              snap.vrrp.map((v) =>
                 h(
-                  'td',
-                  null,
-                  v.members.map((m) => h('span', { class: 'member', key: m.node }, `${m.node} `, badge(m.reachable ? m.state : 'UNREACHABLE'), ` ${m.effectivePriority === m.priority ? m.priority : `${m.effectivePriority}/${m.priority}`}`)),
+                  'tr',
+                  { key: v.instance, 'data-vrrp': v.instance },
+                  h('td', null, `${v.instance} (vrid ${v.vrid})`),
+                  h('td', { class: 'holder' }, v.holders.join(', ') || 'none'),
+                  h(
+                    'td',
+                    null,
+                    v.members.map((m) => h('span', { class: 'member', key: m.node }, `${m.node} `, badge(m.reachable ? m.state : 'UNREACHABLE'), ` ${m.effectivePriority === m.priority ? m.priority : `${m.effectivePriority}/${m.priority}`}`)),
+                  ),
                 ),
               ),
             ),
