@@ -7,7 +7,7 @@
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { access, chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
@@ -33,9 +33,10 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function lab(t: TestContext, push: boolean): Promise<Lab> {
+async function lab(t: TestContext, push: boolean, tls?: (dir: string) => Promise<string>): Promise<Lab> {
   const dir = await mkdtemp(join(tmpdir(), 'palisade-agent-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
+  const tlsYaml = tls === undefined ? '' : `, tls: ${await tls(dir)}`;
   const script = async (name: string, body: string) => {
     await writeFile(join(dir, name), `#!/bin/sh\n${body}\n`);
     await chmod(join(dir, name), 0o755);
@@ -57,7 +58,7 @@ log: { level: info, format: json }
 nodes:
   mon: { address: 127.0.0.1, roles: [] }
   a1: { address: 127.0.0.2, roles: [agent] }
-agent: { token: ${TOKEN}, port: ${agentPort}, push: ${push} }
+agent: { token: ${TOKEN}, port: ${agentPort}, push: ${push}${tlsYaml} }
 web:
   listen: 127.0.0.1:${webPort}
   node: mon
@@ -198,4 +199,41 @@ test('agent push: results reach the monitor when it cannot call the agent; pushe
   const big = await waitCheck(l, 'web1/big', (c) => c.state === 'WARNING', 'web1/big WARNING by push');
   assert.equal(big.output.length, 'BIG WARNING - '.length + 3000);
   await waitCheck(l, 'web1/mark', (c) => c.state === 'OK', 'web1/mark OK by push');
+});
+
+function openssl(args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => execFile('openssl', args, (err, _o, stderr) => (err ? reject(new Error(stderr || err.message)) : resolve())));
+}
+
+/** A CA, and a certificate it signs for both loopback nodes; a second CA that signed nothing of ours. */
+async function certificates(dir: string): Promise<void> {
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  await openssl(['req', '-x509', ...ec, '-days', '2', '-subj', '/CN=palisade test CA', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt')]);
+  await openssl(['req', '-x509', ...ec, '-days', '2', '-subj', '/CN=someone else', '-keyout', join(dir, 'other-ca.key'), '-out', join(dir, 'other-ca.crt')]);
+  await openssl(['req', ...ec, '-subj', '/CN=palisade-agent', '-keyout', join(dir, 'node.key'), '-out', join(dir, 'node.csr')]);
+  await writeFile(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\n');
+  await openssl(['x509', '-req', '-in', join(dir, 'node.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', join(dir, 'san.ext'), '-out', join(dir, 'node.crt')]);
+}
+
+test('agent with certificates from the cluster file: verified against tls.ca; a certificate from another CA is refused', { timeout: 90_000 }, async (t) => {
+  for (const ca of ['ca.crt', 'other-ca.crt']) {
+    const l = await lab(t, false, async (dir) => {
+      await certificates(dir);
+      return `{ cert: node.crt, key: node.key, ca: ${ca} }`;
+    });
+    const agent = start(t, l, 'agent', 'a1');
+    await waitFor(() => agent.out().includes('agent listening'), 20_000, `the agent to listen (output: ${agent.out()})`);
+    assert.doesNotMatch(agent.out(), /self-signed/);
+    const mon = start(t, l, 'run', 'mon');
+    if (ca === 'ca.crt') {
+      const big = await waitCheck(l, 'web1/big', (c) => c.state === 'WARNING', 'web1/big WARNING over verified TLS');
+      assert.equal(big.output.length, 'BIG WARNING - '.length + 3000);
+    } else {
+      const refused = await waitCheck(l, 'web1/big', (c) => c.state === 'UNKNOWN', 'web1/big UNKNOWN: the agent certificate is not from tls.ca');
+      assert.match(refused.output, /agent a1: .*(self[- ]signed|unable to (get|verify)|certificate)/i);
+      assert.equal(await exists(join(l.dir, 'mark-ran')), false, 'the token went to a peer the monitor could not verify');
+    }
+    mon.child.kill('SIGTERM');
+    agent.child.kill('SIGTERM');
+  }
 });
