@@ -26,6 +26,10 @@ describe('diff and applyPatch', () => {
     { name: 'an array grows: replaced whole', a: { l: [1] }, b: { l: [1, 2] }, ops: [[['l'], [1, 2]]] },
     { name: 'object becomes array', a: { l: {} }, b: { l: [] }, ops: [[['l'], []]] },
     { name: 'the root changes kind', a: 1, b: { x: 1 }, ops: [[[], { x: 1 }]] },
+    { name: 'several keys of one object: one merge op', a: { b: [{ id: 'x', active: 1, requests: 10, up: true }] }, b: { b: [{ id: 'x', active: 2, requests: 12, up: true }] }, ops: [[['b', 0], { active: 2, requests: 12 }, 1]] },
+    { name: 'a key set beside a deeper change: no merge', a: { t: 1, n: { x: 1 } }, b: { t: 2, n: { x: 2 } }, ops: [[['t'], 2], [['n', 'x'], 2]] },
+    { name: 'keys of the root merged', a: { t: 1, u: 1 }, b: { t: 2, u: 2, v: 'new' }, ops: [[[], { t: 2, u: 2, v: 'new' }, 1]] },
+    { name: 'a merge beside a delete', a: { t: 1, u: 1, w: 0 }, b: { t: 2, u: 2 }, ops: [[[], { t: 2, u: 2 }, 1], [['w']]] },
   ];
   for (const c of cases) {
     test(c.name, () => {
@@ -50,6 +54,15 @@ describe('diff and applyPatch', () => {
 
   test('a patch through a path that does not exist is refused', () => {
     assert.throws(() => applyPatch({ a: 1 }, [[['b', 'c'], 1]]), /does not exist/);
+    assert.throws(() => applyPatch({ a: 1 }, [[['b'], { c: 1 }, 1]]), /does not exist/);
+  });
+
+  test('a merge copies the merged object, not its siblings', () => {
+    const a = { s: [{ n: 1, m: 1 }, { n: 1, m: 1 }] };
+    const next = applyPatch(a, [[['s', 1], { n: 2, m: 3 }, 1]]);
+    assert.deepEqual(next, { s: [{ n: 1, m: 1 }, { n: 2, m: 3 }] });
+    assert.deepEqual(a.s[1], { n: 1, m: 1 });
+    assert.equal(next.s[0], a.s[0]);
   });
 
   test('checks sort problems first, then the oldest change, then the name', () => {

@@ -8,8 +8,12 @@
 
 /** A path of object keys and array indexes from the root. */
 export type PatchPath = (string | number)[];
-/** `[path, value]` sets the value at path; `[path]` deletes that key. */
-export type PatchOp = [path: PatchPath, value: unknown] | [path: PatchPath];
+/**
+ * `[path, value]` sets the value at path; `[path]` deletes that key; `[path, { k: v, … }, 1]`
+ * sets several keys of the object at path (one op instead of one per key: under traffic
+ * most changes are a backend's counters, side by side).
+ */
+export type PatchOp = [path: PatchPath, value: unknown] | [path: PatchPath] | [path: PatchPath, values: Record<string, unknown>, merge: 1];
 
 type Obj = Record<string, unknown>;
 
@@ -46,6 +50,7 @@ function walk(a: unknown, b: unknown, path: PatchPath, out: PatchOp[]): void {
     }
     return;
   }
+  const first = out.length;
   for (const k in b) {
     const bv = b[k];
     if (bv === undefined) continue;
@@ -53,6 +58,12 @@ function walk(a: unknown, b: unknown, path: PatchPath, out: PatchOp[]): void {
     if (a[k] === undefined) out.push([path.slice(), bv]);
     else walk(a[k], bv, path, out);
     path.pop();
+  }
+  // Several keys of this object set directly: one merge op.
+  if (out.length - first >= 2 && out.slice(first).every((op) => op.length === 2 && op[0].length === path.length + 1)) {
+    const values: Record<string, unknown> = {};
+    for (const op of out.splice(first)) values[op[0][path.length] as string] = op[1];
+    out.push([path.slice(), values, 1]);
   }
   for (const k in a) {
     if (a[k] !== undefined && b[k] === undefined) out.push([[...path, k]]);
@@ -75,6 +86,20 @@ export function applyPatch<T>(root: T, ops: readonly PatchOp[]): T {
   let out: unknown = root;
   for (const op of ops) {
     const path = op[0];
+    if (op.length === 3) {
+      // Merge: copy the objects down to the target itself, then set its keys.
+      out = copy(out);
+      let node = out as Obj;
+      for (const k of path) {
+        const child = node[k];
+        if (!isObject(child)) throw new Error(`patch path ${JSON.stringify(path)} does not exist`);
+        const c = copy(child) as Obj;
+        node[k] = c;
+        node = c;
+      }
+      Object.assign(node, op[1]);
+      continue;
+    }
     if (path.length === 0) {
       out = op.length === 1 ? undefined : op[1];
       continue;
