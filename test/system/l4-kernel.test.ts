@@ -49,7 +49,7 @@ function realServer(name: string): LabProcess {
   );
 }
 
-function clusterFile(): string {
+function clusterFile(natBackends?: string): string {
   const rs = (p: number) => `[10.99.${NET}.3:${p}, 10.99.${NET}.4:${p}]`;
   return `runtime_dir: ${dir}
 cluster: { name: klab }
@@ -61,8 +61,8 @@ services:
     protocol: tcp
     mode: nat
     listen: ${VIP}:${NAT_PORT}
-    scheduler: rr
-    backends: ${rs(BACKEND_PORT)}
+    scheduler: ${natBackends === undefined ? 'rr' : 'wrr'}
+    backends: ${natBackends ?? rs(BACKEND_PORT)}
     health: { type: tcp, port: ${CHECK_PORT}, interval: 300ms, timeout: 1s, fall: 2, rise: 1 }
   web-dr:
     protocol: tcp
@@ -197,6 +197,18 @@ test('mode dr carries HTTP to both real servers, and no reply passes the directo
   assert.equal((await observed('dr_replies')) - seen, 0, 'no reply from the VIP arrived at the director');
   const s = (await status()).services.find((x) => x.name === 'web-dr')!;
   assert.ok(s.backends.every((b) => b.requests > 0), `the director forwarded packets to both: ${JSON.stringify(s.backends)}`);
+});
+
+test('a reload applies a new ruleset (weights 3:1) and keeps the counters', async () => {
+  const was = (await status()).services.find((x) => x.name === 'web-nat')!.backends.map((b) => b.requests);
+  writeFileSync(file, clusterFile(`[{ address: 10.99.${NET}.3:${BACKEND_PORT}, weight: 3 }, 10.99.${NET}.4:${BACKEND_PORT}]`));
+  const r = await lab.exec('director', [process.execPath, MAIN, 'reload', '-c', file, '--node', 'director'], { timeoutMs: 30_000 });
+  assert.match(r.stdout, /reloaded/);
+  const names = (await fetchMany(NAT_PORT, 8)).map((a) => a.split(' ')[0]);
+  assert.equal(names.filter((n) => n === 'rs1').length, 6, names.join(' '));
+  assert.equal(names.filter((n) => n === 'rs2').length, 2, names.join(' '));
+  const now = (await status()).services.find((x) => x.name === 'web-nat')!.backends.map((b) => b.requests);
+  assert.deepEqual(now, [was[0]! + 6, was[1]! + 2], 'the counters went on from their values before the reload');
 });
 
 test('a real server marked down gets no new connections; the kernel keeps its open one', async () => {
