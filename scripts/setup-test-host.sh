@@ -13,6 +13,7 @@ packages=(
   monitoring-plugins  # monitor: the real Nagios plugins (check_load, check_tcp...) run through the plugin runner in tests
   mariadb-server      # monitor: a real source/replica pair for the mysql_replica check test
   nftables        # firewall: nft -c checks of the generated ruleset, system tests load it in a lab namespace
+  procps          # kernel L4 system test: sysctl (ip_forward on the director, ARP settings on the real servers)
   hping3          # firewall system test: crafted stealth-scan flag combinations, spoofed sources, SYN floods
   nmap            # firewall system test: -sN / -sF / -sX scans against a firewalled lab host
   slowhttptest    # slow-client tests: slowloris, slow POST and slow read against the proxy (and nginx)
