@@ -25,6 +25,7 @@ const NAT_PORT = 80;
 const DR_PORT = 8081;
 const BACKEND_PORT = 8080;
 const CHECK_PORT = 9000;
+const ROUTED_PORT = 82;
 
 let lab: Lab;
 let dir: string;
@@ -70,13 +71,19 @@ services:
     listen: ${VIP}:${DR_PORT}
     kernel: { interface: eth0 }
     backends: ${rs(DR_PORT)}
+  web-routed:
+    protocol: tcp
+    mode: nat
+    listen: ${VIP}:${ROUTED_PORT}
+    kernel: { replies: route }
+    backends: ${rs(BACKEND_PORT)}
 `;
 }
 
 /** `count` HTTP GETs from the client to VIP:port, each on a new connection; the answering servers' names. */
-async function fetchMany(port: number, count: number): Promise<string[]> {
+async function fetchMany(port: number, count: number, from = 'client'): Promise<string[]> {
   const p = lab.node(
-    'client',
+    from,
     `import http from 'node:http';
      const out = [];
      for (let i = 0; i < ${count}; i++) {
@@ -116,12 +123,16 @@ async function observed(name: string): Promise<number> {
 
 before(async () => {
   requireSystemHost(['nft', 'sysctl']);
-  lab = await createLab(undefined, { hosts: ['client', 'director', 'rs1', 'rs2'], net: NET });
+  lab = await createLab(undefined, { hosts: ['client', 'director', 'rs1', 'rs2', 'client2'], net: NET });
   dir = mkdtempSync(join(tmpdir(), 'pal-kernel-'));
   file = join(dir, 'cluster.yaml');
   writeFileSync(file, clusterFile());
   await lab.exec('director', ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
   await lab.exec('director', ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+  // kernel.replies: route — the real servers reach client2 through the director (their "default route" for it);
+  // the director must not tell them (ICMP redirect) that client2 is on their own segment
+  await lab.exec('director', ['sysctl', '-qw', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0']);
+  for (const rs of ['rs1', 'rs2']) await lab.exec(rs, ['ip', 'route', 'add', `${lab.host('client2').address}/32`, 'via', lab.host('director').address]);
   // an observer of our own, in its own table: replies from the real servers arriving at the director
   await lab.exec('director', ['nft', '-f', '-'], {
     input: `table netdev observer {
@@ -183,6 +194,13 @@ test('mode nat carries HTTP from the client to both real servers; replies come b
   assert.ok((await observed('nat_replies')) - seen >= 20, 'the NAT replies pass the director');
   const s = (await status()).services.find((x) => x.name === 'web-nat')!;
   assert.deepEqual(s.backends.map((b) => b.requests), [5, 5], JSON.stringify(s));
+});
+
+test('mode nat with replies: route keeps the client address; the replies come back through the director', async () => {
+  const answers = await fetchMany(ROUTED_PORT, 6, 'client2');
+  const names = answers.map((a) => a.split(' ')[0]);
+  assert.deepEqual([names.filter((n) => n === 'rs1').length, names.filter((n) => n === 'rs2').length], [3, 3], answers.join('\n'));
+  assert.ok(answers.every((a) => a.endsWith(` ${lab.host('client2').address}`)), `no SNAT: ${answers.join('\n')}`);
 });
 
 test('mode dr carries HTTP to both real servers, and no reply passes the director', async () => {
