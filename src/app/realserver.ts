@@ -92,25 +92,25 @@ export async function realserverStart(opts: { vips: readonly string[]; interface
   }
   interfaces = interfaces.filter((d) => /^[A-Za-z0-9_.:@-]{1,15}$/.test(d));
   const wanted = realserverSysctls(interfaces);
-  for (const [file, value] of Object.entries(wanted)) {
+  // read every previous value first: a missing interface fails before anything changed
+  for (const file of Object.keys(wanted)) {
     let before: string;
     try {
       before = (await readFile(file, 'utf8')).trim();
     } catch (err) {
-      throw new Error(`cannot read ${file} (${(err as Error).message}): is the interface there?`, { cause: err });
+      throw new Error(`cannot read ${file} (${(err as Error).message}): is the interface there? Nothing was changed`, { cause: err });
     }
     state.sysctls[file] ??= before;
-    await writeFile(file, value);
   }
+  for (const v of opts.vips) if (!state.vips.includes(v)) state.vips.push(v);
   const have = await loAddresses();
-  for (const v of opts.vips) {
-    if (!state.vips.includes(v)) state.vips.push(v);
-    if (have.includes(`${v}/32`)) continue;
-    await ip(['addr', 'add', `${v}/32`, 'dev', 'lo']);
-    if (!state.added.includes(v)) state.added.push(v);
-  }
+  const toAdd = opts.vips.filter((v) => !have.includes(`${v}/32`));
+  for (const v of toAdd) if (!state.added.includes(v)) state.added.push(v);
+  // the state goes down before the first change, so that `stop` can undo a start that failed halfway
   await mkdir(dirname(opts.stateFile), { recursive: true });
   await writeFile(opts.stateFile, `${JSON.stringify(state, null, 2)}\n`);
+  for (const [file, value] of Object.entries(wanted)) await writeFile(file, value);
+  for (const v of toAdd) await ip(['addr', 'add', `${v}/32`, 'dev', 'lo']);
   return { state, interfaces };
 }
 

@@ -57,6 +57,7 @@ cluster: { name: klab }
 log: { level: info, format: json, access: false }
 nodes:
   director: { address: 10.99.${NET}.2 }
+  rs1: { address: 10.99.${NET}.3, roles: [] }
 services:
   web-nat:
     protocol: tcp
@@ -171,7 +172,14 @@ test('palisade realserver puts the VIP on lo with the ARP sysctls, and stop rest
   await lab.exec('rs1', ['sysctl', '-qw', 'net.ipv4.conf.all.arp_announce=1']);
   assert.deepEqual(await sysctls('rs1'), [0, 1, 0, 0, 0]);
   const state = join(dir, 'rs1.json');
-  const start = await lab.exec('rs1', [process.execPath, MAIN, 'realserver', 'start', '--vip', VIP, '--state', state]);
+  // an interface that is not there: refused before anything changes
+  const bad = await lab.exec('rs1', [process.execPath, MAIN, 'realserver', 'start', '--vip', VIP, '--interface', 'nope0', '--state', state], { allowFail: true });
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /cannot read \/proc\/sys\/net\/ipv4\/conf\/nope0\/arp_ignore .*Nothing was changed/);
+  assert.deepEqual(await sysctls('rs1'), [0, 1, 0, 0, 0]);
+  // the VIPs of the mode dr services that have rs1 as a backend, from the cluster file
+  const start = await lab.exec('rs1', [process.execPath, MAIN, 'realserver', 'start', '-c', file, '--node', 'rs1', '--state', state]);
+  assert.match(start.stdout, /real server for 10\.99\.43\.100:/);
   assert.match(start.stdout, /arp_ignore=1, arp_announce=2 on all, lo, eth0/);
   assert.deepEqual(await sysctls('rs1'), [1, 2, 1, 2, 1]);
   assert.match(await lo('rs1'), new RegExp(`"local":"${VIP.replaceAll('.', '\\.')}","prefixlen":32`));
