@@ -164,9 +164,21 @@ export class KernelL4 {
   }
 
   setBackendState(service: string, backend: string, state: BackendState): void {
-    const b = this.#services.get(service)?.backends.get(backend);
-    if (b === undefined || b.state === state) return;
+    const s = this.#services.get(service);
+    const b = s?.backends.get(backend);
+    if (s === undefined || b === undefined || b.state === state) return;
     b.state = state;
+    if (state === 'up' && s.config.mode === 'dr' && b.mac === undefined) {
+      // a real server that was unreachable when the ruleset was built: look for its MAC now that it answers
+      const host = s.config.backends.find((x) => x.id === backend)?.host ?? '';
+      void resolveMac(host, s.config.kernel?.interface ?? '')
+        .catch(() => undefined)
+        .then((mac) => {
+          if (mac !== undefined && this.#services.get(service) === s) b.mac = mac;
+          return this.#syncLogged();
+        });
+      return;
+    }
     void this.#syncLogged();
   }
 
