@@ -281,3 +281,34 @@ test('stop removes our tables and leaves the observer table alone', async () => 
   assert.match(r.stdout, /table netdev observer/);
   assert.match(daemon.output(), /tables ip palisade_lb and netdev palisade_dr removed/);
 });
+
+test('with VRRP the kernel services follow the VIP: in the ruleset while MASTER, removed with it on stop', async () => {
+  await lab.exec('director', ['ip', 'addr', 'del', `${VIP}/24`, 'dev', 'eth0']);
+  const vrrpFile = join(dir, 'vrrp.yaml');
+  writeFileSync(
+    vrrpFile,
+    `${clusterFile()}vrrp:
+  instances:
+    VI_1:
+      vrid: 63
+      interface: eth0
+      advert_interval: 1s
+      virtual_ipaddress: [${VIP}/24]
+      members: { director: 150 }
+`.replace('cluster: { name: klab }', 'cluster: { name: klabvrrp }'),
+  );
+  const d = lab.spawn('director', [process.execPath, MAIN, 'run', '-c', vrrpFile, '--node', 'director']);
+  await d.waitForLine(/palisade started/, 30_000);
+  const tables = async () => (await lab.exec('director', ['nft', 'list', 'tables'])).stdout;
+  // BACKUP first (no VIP yet; MASTER after ~3 advert intervals): no ruleset of ours
+  assert.doesNotMatch(await tables(), /table ip palisade_lb/);
+  const end = Date.now() + 20_000;
+  while (!(await tables()).includes('table ip palisade_lb') && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+  assert.match(await tables(), /table ip palisade_lb/, `MASTER with the VIP: the ruleset is loaded; output:\n${d.output().slice(-2000)}`);
+  const names = (await fetchMany(NAT_PORT, 4)).map((a) => a.split(' ')[0]);
+  assert.ok(names.every((n) => n === 'rs2'), `rs1 is still down by its check: ${names.join(' ')}`);
+  await d.stop(10_000);
+  assert.doesNotMatch(await tables(), /palisade_lb|palisade_dr/);
+  const addrs = JSON.stringify(await lab.ipJson('director', ['addr', 'show', 'dev', 'eth0']));
+  assert.doesNotMatch(addrs, new RegExp(VIP.replaceAll('.', '\\.')), 'the VIP went with the stop');
+});
