@@ -4,8 +4,8 @@
  * connections, passive failure counts, counters.
  */
 import type { Backend, HashKeySource, PickContext, Scheduler } from '../../balancer/index.ts';
-import { createScheduler, hashKeyOf, PersistenceTable, StickyCookies, stickySecret, WaitQueue } from '../../balancer/index.ts';
-import { hashKeySpec, type HashKeySpec, type PersistenceConfig } from '../../config/scheduler-schema.ts';
+import { hashKeyOf, StickyCookies, stickySecret, WaitQueue } from '../../balancer/index.ts';
+import { hashKeySpec, type HashKeySpec } from '../../config/scheduler-schema.ts';
 import type { BackendConfig, ServiceConfig } from '../../config/schema.ts';
 import { splitHostPort } from '../../config/schema.ts';
 import type { BackendState, PassiveOutcome } from '../../health/index.ts';
@@ -13,7 +13,7 @@ import { headerValue, type RequestHead } from './parse.ts';
 import { ServiceLimits } from '../limits/service-limits.ts';
 import { RedisBuckets } from '../limits/redis-buckets.ts';
 import { UpstreamPool } from './upstream.ts';
-import { samePersistence, sorryBackend } from '../shared.ts';
+import { BackendCore, ServiceCore } from '../backends.ts';
 
 /** A backend's state as health checks, passive detection and operators set it (the health module's). */
 export type { BackendState };
@@ -26,55 +26,21 @@ export interface BackendUser {
   destroy(): void;
 }
 
-export class BackendRuntime implements Backend {
-  readonly id: string;
-  index: number;
-  readonly host: string;
-  readonly port: number;
-  /** Configured weight. */
-  weight: number;
-  /** Effective weight as last pushed (slow start, agent or exec weight); -1 = the configured one. */
-  effWeight = -1;
-  maxConns: number;
-  active = 0;
-  inactive = 0;
-  name: string;
-  backup: boolean;
-  /** Marked `down: true` in the cluster file. */
-  configDown: boolean;
-  /** Pushed by health checks, passive detection and operators. */
-  state: BackendState = 'up';
-  /** Consecutive failed attempts seen by this process (successes are reported only after failures). */
-  failStreak = 0;
+export class BackendRuntime extends BackendCore {
   /** Requests and tunnels using it, tracked only with `on_down: shutdown-sessions`. */
   users: Set<BackendUser> | null = null;
   readonly pool: UpstreamPool;
   // Counters, for status and metrics.
   requests = 0;
-  failures = 0;
 
   constructor(cfg: BackendConfig, index: number, svc: ServiceConfig) {
-    this.id = cfg.id;
-    this.host = cfg.host;
-    this.port = cfg.port;
-    this.index = index;
-    this.weight = cfg.weight;
-    this.maxConns = cfg.max_conns;
-    this.name = cfg.name;
-    this.backup = cfg.backup;
-    this.configDown = cfg.down;
+    super(cfg, index);
     this.pool = new UpstreamPool(this, svc);
     this.#track(svc);
   }
 
   reconfigure(cfg: BackendConfig, index: number, svc: ServiceConfig): void {
-    this.index = index;
-    if (cfg.weight !== this.weight) this.effWeight = -1;
-    this.weight = cfg.weight;
-    this.maxConns = cfg.max_conns;
-    this.name = cfg.name;
-    this.backup = cfg.backup;
-    this.configDown = cfg.down;
+    this.reconfigureCore(cfg, index);
     this.pool.reconfigure(svc);
     this.#track(svc);
   }
@@ -116,30 +82,17 @@ class KeySource implements HashKeySource {
   }
 }
 
-export class ServiceRuntime {
-  readonly name: string;
+export class ServiceRuntime extends ServiceCore<BackendRuntime> {
   config: ServiceConfig;
-  primaries: BackendRuntime[] = [];
-  backups: BackendRuntime[] = [];
-  byId = new Map<string, BackendRuntime>();
-  #primarySched!: Scheduler;
-  #backupSched!: Scheduler;
   /** Error page body for 502/503/504, or undefined for the built-in one. */
   errorPage: Buffer | undefined;
   /** Backends excluded from the pick in progress (already tried). */
   #exclude: readonly BackendRuntime[] = [];
-  /** Panic mode (passive.panic_threshold): health is ignored, traffic spreads over every non-drained backend. */
-  panic = false;
-  /** The service's quorum is lost: requests go to the sorry server, or get 503. */
-  quorumLost = false;
-  /** `sorry_server` as a backend of its own. */
-  sorry: BackendRuntime | undefined;
   /** Where passive outcomes go (the health monitor, possibly in another process). */
   onOutcome: ((service: string, backend: string, outcome: Outcome) => void) | undefined;
   readonly #ctx: MutablePickContext;
   readonly #keySource = new KeySource();
   #keySpec: HashKeySpec | undefined;
-  #persist: PersistenceTable | undefined;
   #sticky: StickyCookies | undefined;
   /** Requests waiting for a slot when every usable backend is at `max_conns`; undefined when no backend has a limit. */
   queue: WaitQueue | undefined;
@@ -151,7 +104,7 @@ export class ServiceRuntime {
   readonly limits: ServiceLimits;
 
   constructor(name: string, config: ServiceConfig, errorPage: Buffer | undefined, clusterName = 'palisade') {
-    this.name = name;
+    super(name);
     this.config = config;
     this.limits = new ServiceLimits(config.limits);
     this.limits.setService(name);
@@ -173,50 +126,13 @@ export class ServiceRuntime {
     this.errorPage = errorPage;
     this.limits.reconfigure(config.limits);
     this.#applyShared(config);
-    const next = new Map<string, BackendRuntime>();
-    const primaries: BackendRuntime[] = [];
-    const backups: BackendRuntime[] = [];
-    config.backends.forEach((bc, i) => {
-      let b = this.byId.get(bc.id);
-      if (b) b.reconfigure(bc, i, config);
-      else b = new BackendRuntime(bc, i, config);
-      next.set(b.id, b);
-      (bc.backup ? backups : primaries).push(b);
-    });
-    const removed = [...this.byId.values()].filter((b) => !next.has(b.id));
-    this.byId = next;
-    this.primaries = primaries;
-    this.backups = backups;
-    this.#primarySched = createScheduler(config.scheduler, primaries);
-    this.#backupSched = createScheduler(config.scheduler, backups);
-    // Runtime state survives the new schedulers: health, panic, effective weights.
-    for (const b of next.values()) {
-      if (b.state !== 'up' && !(this.panic && b.state === 'down')) this.#schedFor(b).down(b);
-      if (b.effWeight >= 0 && b.effWeight !== b.weight) this.#schedFor(b).weight(b, b.effWeight);
-    }
-    if (config.sorry_server === undefined) this.sorry = undefined;
-    else {
-      const cfgSorry = sorryBackend(config.sorry_server);
-      if (this.sorry?.id !== cfgSorry.id) this.sorry = new BackendRuntime(cfgSorry, -1, config);
-    }
-    const all = [...primaries, ...backups];
+    const removed = this.applyBackends(config);
+    const all = [...this.primaries, ...this.backups];
     this.#keySpec = undefined;
     if (config.scheduler.name === 'hash' && config.scheduler.key !== undefined) {
       const r = hashKeySpec(config.scheduler.key);
       if (r.ok) this.#keySpec = r.spec;
     }
-    // Persistence entries of unchanged backends survive a reload.
-    const pc = config.persistence;
-    if (pc === undefined) {
-      this.#persist = undefined;
-    } else if (this.#persist !== undefined && this.#persistConfig !== undefined && samePersistence(this.#persistConfig, pc)) {
-      this.#persist.rebind(all);
-    } else {
-      const table = new PersistenceTable({ timeout: pc.timeout, granularity: pc.granularity, granularityV6: pc.granularity_v6, maxEntries: pc.max_entries });
-      if (this.#persist !== undefined) table.import(this.#persist.export(), all);
-      this.#persist = table;
-    }
-    this.#persistConfig = pc;
     const sc = config.sticky;
     this.#sticky =
       sc === undefined
@@ -240,47 +156,17 @@ export class ServiceRuntime {
     return removed;
   }
 
-  #persistConfig: PersistenceConfig | undefined;
-
-  #schedFor(b: BackendRuntime): Scheduler {
-    return b.backup ? this.#backupSched : this.#primarySched;
+  protected newBackend(cfg: BackendConfig, index: number): BackendRuntime {
+    return new BackendRuntime(cfg, index, this.config);
   }
 
-  /** Finds a backend of this service (or its sorry server) by id. */
-  backend(id: string): BackendRuntime | undefined {
-    return this.byId.get(id) ?? (this.sorry?.id === id ? this.sorry : undefined);
+  protected reconfigureBackend(b: BackendRuntime, cfg: BackendConfig, index: number): void {
+    b.reconfigure(cfg, index, this.config);
   }
 
-  /** A state change pushed by health checks, passive detection or an operator. */
-  setState(b: BackendRuntime, state: BackendState): void {
-    const old = b.state;
-    if (old === state) return;
-    b.state = state;
-    const sched = this.#schedFor(b);
-    if (state === 'up' || (this.panic && state === 'down')) sched.up(b);
-    else sched.down(b);
-    // Drained and maintained backends get no new persistence entries, and lose old ones.
-    if (state === 'drain' || state === 'maint') this.#persist?.forget(b);
-    if ((state === 'down' || state === 'maint') && b.users !== null) {
-      for (const u of b.users) u.destroy(); // each leaves the set when its socket has closed
-    }
-  }
-
-  /** Effective weight pushed by health (slow start, agent / exec weight). */
-  setWeight(b: BackendRuntime, weight: number): void {
-    b.effWeight = weight;
-    this.#schedFor(b).weight(b, weight);
-  }
-
-  /** Panic mode: while on, backends that are merely down take traffic again. */
-  setPanic(panic: boolean): void {
-    if (this.panic === panic) return;
-    this.panic = panic;
-    for (const b of this.byId.values()) {
-      if (b.state !== 'down') continue;
-      if (panic) this.#schedFor(b).up(b);
-      else this.#schedFor(b).down(b);
-    }
+  protected cutSessions(b: BackendRuntime): void {
+    if (b.users === null) return;
+    for (const u of b.users) u.destroy(); // each leaves the set when its socket has closed
   }
 
   /** Reports one attempt's outcome; a success only after failures, so the hot path stays quiet. */
@@ -318,7 +204,7 @@ export class ServiceRuntime {
       src.head = null;
     }
     this.#exclude = exclude;
-    const b = (this.#pickFrom(this.#primarySched, head) ?? this.#pickFrom(this.#backupSched, head)) as BackendRuntime | undefined;
+    const b = (this.#pickFrom(this.primarySched, head) ?? this.#pickFrom(this.backupSched, head)) as BackendRuntime | undefined;
     this.#exclude = [];
     return b;
   }
@@ -326,7 +212,7 @@ export class ServiceRuntime {
   #pickFrom(sched: Scheduler, head: RequestHead): Backend | undefined {
     const ctx = this.#ctx as PickContext;
     if (this.#sticky !== undefined) return this.#sticky.pick(ctx, headerValue(head, 'cookie'), sched);
-    if (this.#persist !== undefined) return this.#persist.pick(ctx, sched);
+    if (this.persist !== undefined) return this.persist.pick(ctx, sched);
     return sched.pick(ctx);
   }
 
@@ -351,7 +237,7 @@ export class ServiceRuntime {
 
   /** Response-time feedback for `least_time` / `ewma`. */
   observe(b: BackendRuntime, ms: number, ok: boolean): void {
-    this.#schedFor(b).observe?.(b, ms, ok);
+    this.schedFor(b).observe?.(b, ms, ok);
   }
 
   #redisAddress = '';
