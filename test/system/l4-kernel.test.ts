@@ -1,13 +1,14 @@
 /**
- * The kernel data plane for real: a director runs `palisade run` with one service
- * in mode nat and one in mode dr on the same VIP, and HTTP from a client reaches
- * both real servers through each. In mode dr the real servers carry the VIP on lo
- * (set up with `palisade realserver`), and an observer counter on the director's
- * interface shows that no reply passes it (the same counter sees the NAT replies).
- * A real server whose health check fails gets no new connections while the
- * connection it already had keeps working.
+ * The kernel data plane for real: a director runs `palisade run` with services in
+ * mode nat (masquerade, and `replies: route`) and mode dr on one VIP, and HTTP from
+ * a client reaches both real servers through each. In mode dr the real servers carry
+ * the VIP on lo (set up with `palisade realserver`), and an observer counter on the
+ * director's interface shows that no reply passes it (the same counter sees the NAT
+ * replies). A reload applies new weights at once; a real server whose health check
+ * fails gets no new connections while the connection it already had keeps working;
+ * with VRRP the ruleset follows the VIP.
  *
- * Lab 10.99.43.0/24: client .1, director .2, rs1 .3, rs2 .4; VIP .100 on the director.
+ * Lab 10.99.43.0/24: client .1, director .2, rs1 .3, rs2 .4, client2 .5; VIP .100 on the director.
  * Needs root and nft (scripts/setup-test-host.sh).
  */
 import assert from 'node:assert/strict';
