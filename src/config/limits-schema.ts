@@ -45,7 +45,7 @@ export function cidrProblem(item: string): string | undefined {
 }
 
 /** A list of CIDR ranges, checked here so that a typo is a config error naming its index. */
-const cidrList = z.array(z.string({ error: 'expected an address or CIDR range' })).superRefine((items, ctx) => {
+export const cidrList = z.array(z.string({ error: 'expected an address or CIDR range' })).superRefine((items, ctx) => {
   items.forEach((item, i) => {
     const problem = cidrProblem(item.trim());
     if (problem !== undefined) ctx.addIssue({ code: 'custom', path: [i], message: problem });

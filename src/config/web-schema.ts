@@ -11,6 +11,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { cidrList } from './limits-schema.ts';
 import { durationAtLeast } from './units.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,62}$/;
@@ -85,6 +86,10 @@ export const webSchema = z
     login_window: durationAtLeast(1_000).default(60_000),
     /** Serve `/metrics` without a login (for a Prometheus on a trusted network). Default false: an API token (`Authorization: Bearer`) or a session is required. */
     metrics_public: z.boolean().default(false),
+    /** Client addresses or ranges that may reach the dashboard, API and /metrics; empty = every client not denied. Default []. */
+    allow: cidrList.default([]),
+    /** Client addresses or ranges refused with 403 before anything else; `deny` wins over `allow`. Default []. */
+    deny: cidrList.default([]),
   })
   .superRefine((w, ctx) => {
     if (w.tls === undefined && !isLoopbackHost(w.listen.host)) {

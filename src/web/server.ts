@@ -9,13 +9,14 @@
 import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { BlockList, isIPv4, type AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { getRequestListener, type HttpBindings } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { streamSSE, type SSEStreamingApi } from 'hono/streaming';
-import type { WebRole } from '../config/web-schema.ts';
+import { cidrList as cidrBlockList } from '../config/l4-schema.ts';
+import type { WebConfig, WebRole } from '../config/web-schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { errorMessage } from '../core/errors.ts';
 import { LoginLimiter, SessionStore, sameSecret, sha256Hex, verifyPassword } from './auth.ts';
@@ -24,6 +25,7 @@ import type { BackendAction, WebFacade } from './facade.ts';
 import { LiveState, sseFrame } from './live.ts';
 import { VIEWS, type ViewName } from '../store/history.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../store/prometheus.ts';
+import { LogSampler } from '../proxy/limits/sampler.ts';
 
 export const SESSION_COOKIE = 'palisade_session';
 /** How often the live stream looks for a changed snapshot, ms (updates reach the page within this plus the render). */
@@ -74,6 +76,23 @@ function clientAddress(c: Context<Env>): string {
   return (c.env.incoming as IncomingMessage).socket.remoteAddress ?? '?';
 }
 
+/** `web.allow` / `web.deny` as matchers, made once per (re)loaded config. */
+const accessLists = new WeakMap<WebConfig, { allow: BlockList | undefined; deny: BlockList | undefined }>();
+
+/** Whether `web.allow` / `web.deny` let this client in (IPv4-mapped IPv6 clients match IPv4 ranges). */
+export function clientAllowed(cfg: WebConfig, address: string): boolean {
+  if (cfg.allow.length === 0 && cfg.deny.length === 0) return true;
+  let lists = accessLists.get(cfg);
+  if (lists === undefined) {
+    lists = { allow: cfg.allow.length > 0 ? cidrBlockList(cfg.allow) : undefined, deny: cfg.deny.length > 0 ? cidrBlockList(cfg.deny) : undefined };
+    accessLists.set(cfg, lists);
+  }
+  const v4 = address.startsWith('::ffff:') && isIPv4(address.slice(7)) ? address.slice(7) : address;
+  const family = isIPv4(v4) ? 'ipv4' : 'ipv6';
+  if (lists.deny?.check(v4, family) === true) return false;
+  return lists.allow === undefined || lists.allow.check(v4, family);
+}
+
 async function jsonBody(c: Context<Env>): Promise<Record<string, unknown> | undefined> {
   if (!(c.req.header('content-type') ?? '').startsWith('application/json')) return undefined;
   try {
@@ -87,6 +106,7 @@ async function jsonBody(c: Context<Env>): Promise<Record<string, unknown> | unde
 export class WebServer {
   readonly #facade: WebFacade;
   readonly #log: Logger;
+  readonly #refusals = new LogSampler(1_000);
   readonly #baseDir: string;
   readonly #sessions: SessionStore;
   readonly #limiter: LoginLimiter;
@@ -238,7 +258,14 @@ export class WebServer {
     const app = new Hono<Env>();
     const secure = () => this.#facade.webConfig().tls !== undefined;
 
+    // web.allow / web.deny first: a refused client learns nothing else (sampled log line).
     app.use('*', async (c, next) => {
+      const addr = clientAddress(c);
+      if (!clientAllowed(this.#facade.webConfig(), addr)) {
+        const left = this.#refusals.take('access', performance.now());
+        if (left >= 0) this.#log.warn({ client: addr, suppressed: left }, `dashboard: ${addr} refused by web.allow / web.deny${left > 0 ? ` (${left} more since the last line)` : ''}`);
+        return c.text('forbidden\n', 403);
+      }
       await next();
       for (const [k, v] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(k, v);
       if (c.req.path.startsWith('/api/')) c.res.headers.set('cache-control', 'no-store');
