@@ -52,6 +52,16 @@ export function trafficText(view: NodesView): string {
       row('palisade_service_requests_total', 'Requests (connections for tcp/udp services) the service took.', 'counter', sl, s.requests);
       row('palisade_service_quorum_lost', '1 while the service has lost its quorum.', 'gauge', sl, s.quorumLost ? 1 : 0);
       row('palisade_service_panic', '1 while the service is in panic mode (routing to all backends).', 'gauge', sl, s.panic ? 1 : 0);
+      const lim = s.limits;
+      if (lim !== undefined) {
+        const refused = { conn: 'limit_conn', connTotal: 'limit_conn_total', req: 'limit_req', deny: 'deny' } as const;
+        for (const [k, reason] of Object.entries(refused)) {
+          row('palisade_limit_refused_total', 'Requests or connections refused by a per-client limit, by reason (limit_conn, limit_conn_total, limit_req, deny).', 'counter', { ...sl, reason }, lim.refused[k as keyof typeof refused]);
+        }
+        row('palisade_limit_delayed_total', 'Requests delayed by limit_req (burst without nodelay).', 'counter', sl, lim.delayed);
+        row('palisade_limit_clients', 'Client addresses in the limits table now.', 'gauge', sl, lim.clients);
+        row('palisade_limit_evictions_total', 'Clients forgotten to keep the limits table within its size.', 'counter', sl, lim.evictions);
+      }
       for (const b of s.backends) {
         const bl = { ...sl, backend: b.name };
         row('palisade_backend_requests_total', 'Requests sent to the backend.', 'counter', bl, b.requests);
