@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { test } from 'node:test';
-import { addonPath, explainNativeError, loadAddon, RawSocket } from './raw.ts';
+import { addonPath, explainNativeError, interfaceMac, loadAddon, netlinkAddress, RawSocket } from './raw.ts';
 import type { RawPacket } from './raw.ts';
 
 const isRoot = process.getuid?.() === 0;
@@ -15,7 +15,7 @@ function native(code: string, syscall: string, message: string): Error {
 test('the addon is built (npm ci runs scripts/build-native.mjs) and loads', () => {
   assert.ok(addonPath()?.endsWith('build/Release/vrrp_socket.node'), 'build/Release/vrrp_socket.node exists: run `node scripts/build-native.mjs`');
   const addon = loadAddon();
-  assert.deepEqual(Object.keys(addon).toSorted(), ['close', 'join', 'leave', 'open', 'poll', 'recv', 'send']);
+  assert.deepEqual(Object.keys(addon).toSorted(), ['addr', 'close', 'frame', 'hwaddr', 'join', 'leave', 'open', 'poll', 'recv', 'send']);
 });
 
 test('native errors get a hint an operator can act on', () => {
@@ -111,4 +111,15 @@ test('sockets are released when a worker thread ends (polled, closed or not) and
   const out = execFileSync(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
   const { leaked } = JSON.parse(out) as { leaked: number };
   assert.ok(leaked < 10, `${leaked} raw sockets still open after GC`);
+});
+
+test('netlink, MAC and frame calls: bad arguments are refused by name; a missing interface says so', () => {
+  const addon = loadAddon();
+  assert.throws(() => addon.addr('put' as 'add', 'lo', '127.0.0.9', 32), /op must be "add" or "del"/);
+  assert.throws(() => addon.addr('add', 'lo', 'not-an-ip', 32), /address must be an IPv4 address/);
+  assert.throws(() => addon.addr('add', 'lo', '127.0.0.9', 33), /prefixlen must be 0-32/);
+  assert.throws(() => addon.frame('lo', new Uint8Array(10)), /14-1514 bytes/);
+  assert.throws(() => netlinkAddress('add', '127.0.0.9', 32, 'nosuch0'), (err: Error & { code?: string }) => err.code === 'PALISADE_HA_VIP' && /nosuch0.*no interface nosuch0 here/.test(err.message));
+  assert.throws(() => interfaceMac('nosuch0'), (err: Error & { code?: string }) => err.code === 'PALISADE_HA_GARP' && /nosuch0/.test(err.message));
+  assert.match(interfaceMac('lo'), /^00:00:00:00:00:00$/);
 });
