@@ -352,6 +352,17 @@ export class Daemon {
     return `; vrrp: ${parts.join('; ')}`;
   }
 
+  /** An operator action on a backend: the control socket's `backend` command, and POST /v1/backend of the node API (app/agent.ts). */
+  operateBackend(req: unknown): { ok: true; message: string } | { ok: false; error: string } {
+    if (this.#health === undefined) return { ok: false, error: 'this node runs no services' };
+    const { service, backend, action, weight } = (typeof req === 'object' && req !== null ? req : {}) as { service?: unknown; backend?: unknown; action?: unknown; weight?: unknown };
+    if (typeof service !== 'string' || typeof backend !== 'string' || !['drain', 'maint', 'enable', 'weight'].includes(String(action))) {
+      return { ok: false, error: 'expected { service, backend, action: drain|maint|enable|weight, weight? }' };
+    }
+    const r = this.#health.operate(service, backend, action as OperatorAction, typeof weight === 'number' ? weight : undefined);
+    return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
+  }
+
   async #onControl(req: ControlRequest): Promise<unknown> {
     switch (req.cmd) {
       case 'reload':
@@ -359,18 +370,13 @@ export class Daemon {
       case 'status':
         return { ok: true, status: await this.status() };
       case 'events': {
-        const { limit } = req as { limit?: unknown };
+        const { limit, after } = req as { limit?: unknown; after?: unknown };
+        // With `after`: numbered events for a peer's dashboard (app/peers.ts), as GET /v1/events.
+        if (typeof after === 'number') return { ok: true, ...this.events.since(after) };
         return { ok: true, events: this.events.recent(typeof limit === 'number' && limit > 0 ? limit : undefined) };
       }
-      case 'backend': {
-        if (this.#health === undefined) return { ok: false, error: 'this node runs no services' };
-        const { service, backend, action, weight } = req as { service?: unknown; backend?: unknown; action?: unknown; weight?: unknown };
-        if (typeof service !== 'string' || typeof backend !== 'string' || !['drain', 'maint', 'enable', 'weight'].includes(String(action))) {
-          return { ok: false, error: 'expected { service, backend, action: drain|maint|enable|weight, weight? }' };
-        }
-        const r = this.#health.operate(service, backend, action as OperatorAction, typeof weight === 'number' ? weight : undefined);
-        return r.ok ? { ok: true, message: r.message } : { ok: false, error: r.message };
-      }
+      case 'backend':
+        return this.operateBackend(req);
       default: {
         const r = await this.#web?.control(req);
         if (r !== undefined) return r;

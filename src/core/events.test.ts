@@ -39,3 +39,26 @@ test('events: time defaults to now', () => {
   bus.emit({ kind: 'quorum', subject: 'service/www', state: 'QUORUM_LOST', severity: 'critical', message: 'lost', fields: {} });
   assert.ok(bus.recent()[0]!.time >= before);
 });
+
+test('events: since(after) gives numbered events after a sequence number, says how many rotated out, and names its run', () => {
+  const bus = new EventBus('d1', { keep: 3 });
+  assert.deepEqual(bus.since(0), { boot: bus.boot, last: 0, missed: 0, events: [] });
+  for (const s of ['INIT', 'BACKUP', 'MASTER', 'FAULT', 'BACKUP']) bus.emit(ev(s));
+  const cases: Array<[after: number, max: number | undefined, seqs: number[], states: string[], missed: number]> = [
+    [0, undefined, [3, 4, 5], ['MASTER', 'FAULT', 'BACKUP'], 2],
+    [1, undefined, [3, 4, 5], ['MASTER', 'FAULT', 'BACKUP'], 1],
+    [2, undefined, [3, 4, 5], ['MASTER', 'FAULT', 'BACKUP'], 0],
+    [3, undefined, [4, 5], ['FAULT', 'BACKUP'], 0],
+    [5, undefined, [], [], 0],
+    [9, undefined, [], [], 0], // a reader of an earlier run: nothing, and boot tells it why
+    [2, 2, [3, 4], ['MASTER', 'FAULT'], 0],
+  ];
+  for (const [after, max, seqs, states, missed] of cases) {
+    const r = bus.since(after, max);
+    assert.equal(r.last, 5);
+    assert.deepEqual(r.events.map((x) => x.seq), seqs, `after ${after}`);
+    assert.deepEqual(r.events.map((x) => x.event.state), states, `after ${after}`);
+    assert.equal(r.missed, missed, `missed after ${after}`);
+  }
+  assert.notEqual(new EventBus('d1').boot, bus.boot, 'each run has its own boot id');
+});

@@ -44,8 +44,27 @@ export interface EventSink {
   emit(e: Omit<PalisadeEvent, 'time' | 'node'> & { time?: number }): void;
 }
 
+/** One event with its place in the bus' sequence (1 for the first event since start). */
+export interface SequencedEvent {
+  seq: number;
+  event: PalisadeEvent;
+}
+
+/** What `since()` returns: the events after a sequence number that the ring still holds. */
+export interface EventsSince {
+  /** Identifies this bus (this daemon's run): sequence numbers restart with a new one. */
+  boot: string;
+  /** Sequence number of the newest event (0 = none yet). */
+  last: number;
+  /** Events after `after` that rotated out of the ring before being asked for. */
+  missed: number;
+  events: SequencedEvent[];
+}
+
 export class EventBus implements EventSink {
   readonly node: string;
+  /** A random id of this bus, so that a reader can tell a restarted daemon (sequence from 1 again) from new events. */
+  readonly boot: string;
   readonly #listeners = new Set<EventListener>();
   readonly #ring: (PalisadeEvent | undefined)[];
   #next = 0;
@@ -58,6 +77,7 @@ export class EventBus implements EventSink {
    */
   constructor(node: string, opts: { keep?: number; onListenerError?: (err: unknown, e: PalisadeEvent) => void } = {}) {
     this.node = node;
+    this.boot = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
     const keep = opts.keep ?? 500;
     if (!Number.isInteger(keep) || keep < 1) throw new RangeError(`the event ring must keep at least 1 event, got ${keep}`);
     this.#ring = Array.from({ length: keep }, () => undefined);
@@ -90,6 +110,23 @@ export class EventBus implements EventSink {
     const out: PalisadeEvent[] = [];
     for (let i = have; i > 0; i--) out.push(this.#ring[(this.#next - i + this.#ring.length) % this.#ring.length]!);
     return out;
+  }
+
+  /**
+   * Events with sequence numbers above `after` (at most `max`, oldest first) that the
+   * ring still holds; the event numbered n is the n-th emitted since start. `after`
+   * beyond the newest (a reader that knew an earlier run) returns nothing: compare `boot`.
+   */
+  since(after: number, max = this.#ring.length): EventsSince {
+    const last = this.#count;
+    const oldest = Math.max(1, last - this.#ring.length + 1);
+    const from = Math.max(oldest, Math.floor(after) + 1);
+    const missed = Math.max(0, oldest - Math.max(0, Math.floor(after)) - 1);
+    const events: SequencedEvent[] = [];
+    for (let seq = from; seq <= last && events.length < Math.max(0, max); seq++) {
+      events.push({ seq, event: this.#ring[(seq - 1) % this.#ring.length]! });
+    }
+    return { boot: this.boot, last, missed: last === 0 ? 0 : missed, events };
   }
 
   /** Events emitted since start (including those rotated out of `recent`). */
