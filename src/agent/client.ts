@@ -8,7 +8,7 @@
 import { Agent, request } from 'node:https';
 import { PalisadeError, errorMessage } from '../core/errors.ts';
 import type { CheckResult } from '../monitor/result.ts';
-import { parseResult, RESULTS_PATH, runPath, type PushedResult } from './protocol.ts';
+import { BACKEND_PATH, EVENTS_PATH, parseEventsAnswer, parseResult, RESULTS_PATH, runPath, STATUS_PATH, type EventsAnswer, type PushedResult } from './protocol.ts';
 
 export interface AgentClientOptions {
   token: string;
@@ -36,17 +36,17 @@ export class AgentClient {
     return `https://${address.includes(':') ? `[${address}]` : address}:${this.#o.port}`;
   }
 
-  #post(address: string, path: string, body: string, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
+  #post(address: string, path: string, body: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const where = `${this.url(address)}${path}`;
+      const where = `${this.url(address)}${path.split('?')[0]}`;
       const req = request(
         {
           host: address,
           port: this.#o.port,
           path,
-          method: 'POST',
+          method: body === undefined ? 'GET' : 'POST',
           agent: this.#agent,
-          headers: { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+          headers: body === undefined ? { authorization: `Bearer ${this.#o.token}` } : { authorization: `Bearer ${this.#o.token}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
           timeout: timeoutMs,
           ...(signal !== undefined && { signal }),
         },
@@ -99,6 +99,25 @@ export class AgentClient {
   async push(address: string, node: string, results: readonly PushedResult[], timeoutMs: number): Promise<{ accepted: number; rejected: string[] }> {
     const v = (await this.#post(address, RESULTS_PATH, JSON.stringify({ node, results }), timeoutMs)) as { accepted?: unknown; rejected?: unknown };
     return { accepted: typeof v.accepted === 'number' ? v.accepted : 0, rejected: Array.isArray(v.rejected) ? v.rejected.map(String) : [] };
+  }
+
+  /** Node API: the daemon's status at `address` (shape checked by the caller). */
+  status(address: string, timeoutMs: number): Promise<unknown> {
+    return this.#post(address, STATUS_PATH, undefined, timeoutMs);
+  }
+
+  /** Node API: a backend action on the daemon at `address`; its answer `{ ok, message?, error? }`. */
+  async backend(address: string, req: { service: string; backend: string; action: string; weight?: number | undefined }, timeoutMs: number): Promise<{ ok: boolean; message?: string; error?: string }> {
+    const v = (await this.#post(address, BACKEND_PATH, JSON.stringify(req), timeoutMs)) as { ok?: unknown; message?: unknown; error?: unknown } | null;
+    if (typeof v !== 'object' || v === null || typeof v.ok !== 'boolean') throw agentError(`${this.url(address)}${BACKEND_PATH}: expected { ok, message?, error? }`);
+    return { ok: v.ok, ...(typeof v.message === 'string' && { message: v.message }), ...(typeof v.error === 'string' && { error: v.error }) };
+  }
+
+  /** Node API: Palisade events after `after` at `address`, validated. */
+  async events(address: string, after: number, timeoutMs: number): Promise<EventsAnswer> {
+    const v = parseEventsAnswer(await this.#post(address, `${EVENTS_PATH}?after=${after}`, undefined, timeoutMs));
+    if (typeof v === 'string') throw agentError(`${this.url(address)}${EVENTS_PATH}: ${v}`);
+    return v;
   }
 
   close(): void {

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.ts';
 import { errorMessage } from '../core/errors.ts';
 import type { CheckResult } from '../monitor/result.ts';
-import { parsePush, parseRunPath, RESULTS_PATH, tokenDigestOf, tokenMatches, type PushedResult } from './protocol.ts';
+import { BACKEND_PATH, EVENTS_PATH, parseAfter, parsePush, parseRunPath, RESULTS_PATH, splitUrl, STATUS_PATH, tokenDigestOf, tokenMatches, type PushedResult } from './protocol.ts';
 import type { AgentTls } from './tls.ts';
 
 export interface AgentServerOptions {
@@ -27,6 +27,21 @@ export interface AgentServerOptions {
   run?: (host: string, service: string | undefined) => Promise<CheckResult> | undefined;
   /** Takes pushed results (the monitor node); returns how many were taken and why others were not. */
   receive?: (node: string, results: PushedResult[]) => { accepted: number; rejected: string[] };
+  /** The node API (the daemon's status, backend actions, Palisade events); absent = those paths are 404. */
+  node?: NodeApi;
+}
+
+/**
+ * What a node serves to the dashboard and monitor of other hosts (src/app/peers.ts):
+ * `GET /v1/status`, `POST /v1/backend`, `GET /v1/events?after=SEQ`.
+ */
+export interface NodeApi {
+  /** The daemon's DaemonStatus. */
+  status(): Promise<unknown>;
+  /** The control socket's `backend` command: `{ service, backend, action, weight? }` → `{ ok, message? , error? }`. */
+  backend(body: unknown): Promise<unknown>;
+  /** Palisade events after sequence number `after` (EventBus.since). */
+  events(after: number): unknown;
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -126,7 +141,11 @@ export class AgentServer {
         send(res, 401, { error: 'wrong or missing token' }, { 'www-authenticate': 'Bearer' });
         return;
       }
-      const path = (req.url ?? '/').split('?')[0]!;
+      const [path, query] = splitUrl(req.url ?? '/');
+      if (path === STATUS_PATH || path === EVENTS_PATH || path === BACKEND_PATH) {
+        await this.#nodeApi(req, res, path, query, client);
+        return;
+      }
       if (req.method !== 'POST') {
         req.resume();
         send(res, 405, { error: 'expected POST' }, { allow: 'POST' });
@@ -154,7 +173,7 @@ export class AgentServer {
       const target = parseRunPath(path);
       req.resume();
       if (target === undefined) {
-        send(res, 404, { error: 'expected POST /v1/run/HOST[/SERVICE] or POST /v1/results' });
+        send(res, 404, { error: 'expected POST /v1/run/HOST[/SERVICE], POST /v1/results, GET /v1/status, GET /v1/events or POST /v1/backend' });
         return;
       }
       const key = target.service === undefined ? target.host : `${target.host}/${target.service}`;
@@ -176,6 +195,40 @@ export class AgentServer {
       if (!res.headersSent) send(res, 500, { error: 'internal error' });
       else res.destroy();
     }
+  }
+
+  /** The node API paths (token already checked). */
+  async #nodeApi(req: IncomingMessage, res: ServerResponse, path: string, query: string, client: string): Promise<void> {
+    const api = this.#o.node;
+    const method = path === BACKEND_PATH ? 'POST' : 'GET';
+    if (api === undefined) {
+      req.resume();
+      send(res, 404, { error: 'this node serves no node API' });
+      return;
+    }
+    if (req.method !== method) {
+      req.resume();
+      send(res, 405, { error: `expected ${method}` }, { allow: method });
+      return;
+    }
+    if (path === STATUS_PATH) {
+      send(res, 200, await api.status());
+      return;
+    }
+    if (path === EVENTS_PATH) {
+      const after = parseAfter(query);
+      if (after === undefined) {
+        send(res, 400, { error: 'expected ?after=SEQ (a whole number, 0 for all kept events)' });
+        return;
+      }
+      send(res, 200, api.events(after));
+      return;
+    }
+    const body = await readJson(req, res, this.#o.maxBody);
+    if (body === undefined) return;
+    const r = await api.backend(body);
+    this.#o.log.info({ client, request: body, answer: r }, 'agent: backend action from a peer (node API)');
+    send(res, 200, r);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,11 @@
  * arguments from the request. With `agent.push`, the node also runs them on its own
  * schedule and sends the results to the monitor. On the monitor node the same
  * endpoint takes those pushed results.
+ *
+ * The same listener serves the node API (src/app/peers.ts) on EVERY node whose
+ * cluster file has `agent:` — directors without the agent role included, since the
+ * dashboard and monitor on another host reach them only this way: `GET /v1/status`,
+ * `POST /v1/backend`, `GET /v1/events?after=SEQ`, with the same token.
  */
 import { resolve } from 'node:path';
 import type { AgentConfig } from '../config/agent-schema.ts';
@@ -13,7 +18,7 @@ import { errorMessage } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { AgentClient } from '../agent/client.ts';
 import type { PushedResult } from '../agent/protocol.ts';
-import { AgentServer } from '../agent/server.ts';
+import { AgentServer, type NodeApi } from '../agent/server.ts';
 import { loadAgentTls, loadAgentToken } from '../agent/tls.ts';
 import type { PalisadeStatusProvider } from '../monitor/builtin/palisade.ts';
 import type { CheckResult } from '../monitor/result.ts';
@@ -71,6 +76,8 @@ export interface AgentRoleOptions {
   palisade?: PalisadeStatusProvider;
   /** Listen port override (tests: 0). Default `agent.port`. */
   port?: number;
+  /** The node API of this daemon; given, the listener runs on every node with `agent:`. */
+  nodeApi?: NodeApi;
 }
 
 export class AgentRole {
@@ -91,7 +98,7 @@ export class AgentRole {
     const a = o.config.agent;
     const isAgent = runsAgent(o.config, o.node);
     const takesPushes = o.monitor !== undefined && hasAgentHosts(o.config);
-    if (a === undefined || (!isAgent && !takesPushes)) return undefined;
+    if (a === undefined || (!isAgent && !takesPushes && o.nodeApi === undefined)) return undefined;
     const address = o.config.nodes[o.node]?.address ?? '127.0.0.1';
     const [token, tls] = await Promise.all([loadAgentToken(a, o.baseDir), loadAgentTls(a, o.baseDir, o.node, address)]);
     const ref: { role?: AgentRole } = {};
@@ -104,6 +111,7 @@ export class AgentRole {
       maxBody: a.max_body,
       run: (host, service) => ref.role?.runNamed(host, service),
       ...(takesPushes && { receive: (node: string, results: PushedResult[]) => o.monitor!.pushed(node, results) }),
+      ...(o.nodeApi !== undefined && { node: o.nodeApi }),
     });
     const role = new AgentRole(server, o.log);
     ref.role = role;
@@ -114,7 +122,7 @@ export class AgentRole {
       for (const [sn, s] of Object.entries(h.services)) role.#objects.set(`${hn}/${sn}`, { key: `${hn}/${sn}`, host: hn, service: sn, check: createCheck(s.check, deps), interval: s.check_interval, next: 0, running: false });
     }
     await server.start();
-    o.log.info({ port: server.port, address, checks: role.#objects.size, self_signed: tls.selfSigned, push: a.push, monitor: takesPushes }, `agent listening on https://${address}:${server.port} (${role.#objects.size} check(s))`);
+    o.log.info({ port: server.port, address, checks: role.#objects.size, self_signed: tls.selfSigned, push: a.push, monitor: takesPushes, node_api: o.nodeApi !== undefined }, `agent listening on https://${address}:${server.port} (${role.#objects.size} check(s)${o.nodeApi !== undefined ? ', node API' : ''})`);
     if (tls.selfSigned) o.log.warn('agent: self-signed TLS certificate (not verified by peers); set agent.tls with your own certificates and ca beyond a lab');
     const monitorAddress = o.monitorNode === undefined ? undefined : o.config.nodes[o.monitorNode]?.address;
     if (a.push && isAgent && role.#objects.size > 0 && monitorAddress !== undefined) role.#startPush(clientOf(a, token, tls.ca), monitorAddress, o.node, a.call_timeout);
@@ -185,5 +193,10 @@ export function startAgentRole(daemon: Daemon, monitor: MonitorRuntime | undefin
     monitor,
     monitorNode: webNodeOf(config),
     palisade: statusProvider(() => daemon.config.config, selfView(daemon.node.name, () => daemon.status())),
+    nodeApi: {
+      status: () => daemon.status(),
+      backend: (body) => Promise.resolve(daemon.operateBackend(body)),
+      events: (after) => daemon.events.since(after),
+    },
   });
 }

@@ -3,9 +3,11 @@
  * cluster (`web.node`, default the first node declared), over the facade below.
  *
  * The facade reads the running daemon (its status and event bus), the other nodes
- * through their control sockets when they run on this host (the demo; on separate
- * hosts they show as not reachable until a remote status path exists), and the
- * monitor runtime (src/app/monitor.ts) that runs on the same node. Every action is
+ * (src/app/peers.ts: through their control sockets when they run on this host, as in
+ * the demo, else through the node API on the agent's HTTPS listener), and the
+ * monitor runtime (src/app/monitor.ts) that runs on the same node. The other
+ * directors' Palisade events are polled and join the timeline and the monitor's
+ * notifications like this daemon's own. Every action is
  * recorded in the audit log (who, what, when) and shown in the timeline.
  */
 import { readFile } from 'node:fs/promises';
@@ -20,8 +22,9 @@ import type { MonitorEvent } from '../monitor/state/types.ts';
 import { refKey } from '../monitor/state/types.ts';
 import type { ActionResult, BackendAction, CheckView, ClusterSnapshot, DowntimeOrder, DowntimeView, NodeView, Series, TimelineEntry, ViewName, VrrpView, WebFacade } from '../web/facade.ts';
 import { WebServer } from '../web/server.ts';
-import { controlRequest, controlSocketPath, defaultRuntimeDir } from './control.ts';
+import { defaultRuntimeDir } from './control.ts';
 import type { Daemon, DaemonStatus } from './daemon.ts';
+import { eventPeers, PeerEventPoller, PeerLink } from './peers.ts';
 import { MonitorRuntime } from './monitor.ts';
 import { metricsText } from './metrics.ts';
 import { createMonitorRuntime, deliveryEntry } from './monitor-role.ts';
@@ -32,6 +35,8 @@ const PEER_TIMEOUT_MS = 700;
 const PEER_CACHE_MS = 400;
 /** Traffic samples (requests per second per backend) go to the history store this often, ms. */
 const TRAFFIC_EVERY_MS = 10_000;
+/** Other directors' events are asked for this often, ms. */
+const PEER_EVENTS_EVERY_MS = 1_000;
 
 const SEVERITY: Record<string, TimelineEntry['severity']> = { CRITICAL: 'critical', DOWN: 'critical', UNREACHABLE: 'critical', WARNING: 'warning', UNKNOWN: 'warning' };
 const ORDER: Record<string, number> = { CRITICAL: 0, DOWN: 0, UNREACHABLE: 1, WARNING: 2, UNKNOWN: 3 };
@@ -79,10 +84,13 @@ export class DaemonWebFacade implements WebFacade {
   readonly #unsub: Array<() => void> = [];
   #traffic: NodeJS.Timeout | undefined;
   readonly #lastTraffic = new Map<string, { t: number; n: number }>();
+  /** How other nodes are reached (control socket here, else HTTPS node API). */
+  readonly peers: PeerLink;
 
   constructor(daemon: Daemon, monitor: MonitorRuntime | undefined) {
     this.#daemon = daemon;
     this.monitor = monitor;
+    this.peers = new PeerLink({ config: () => daemon.config.config, baseDir: resolve(daemon.file, '..'), log: daemon.log });
     for (const e of daemon.events.recent(100)) this.#push(paliEntry(e), false);
     this.#unsub.push(daemon.events.on((e) => this.#push(paliEntry(e))));
     if (monitor !== undefined) {
@@ -91,6 +99,11 @@ export class DaemonWebFacade implements WebFacade {
       this.#traffic = setInterval(() => void this.#recordTraffic(), TRAFFIC_EVERY_MS);
       this.#traffic.unref();
     }
+  }
+
+  /** A Palisade event of another node (PeerEventPoller): in the timeline like this daemon's own. */
+  peerEvent(e: PalisadeEvent): void {
+    this.#push(paliEntry(e));
   }
 
   #push(e: TimelineEntry, notify = true): void {
@@ -128,20 +141,12 @@ export class DaemonWebFacade implements WebFacade {
     return Promise.resolve({ ...this.#fileUsers, ...this.#config.web?.users });
   }
 
-  #controlPath(node: string): string {
-    const c = this.#config;
-    return controlSocketPath(c.runtime_dir ?? defaultRuntimeDir(), c.cluster.name, node);
-  }
-
   #peer(name: string, address: string, roles: string[]): Promise<NodeView> {
     const now = Date.now();
     const cached = this.#peers.get(name);
     if (cached !== undefined && now - cached.at < PEER_CACHE_MS) return cached.view;
-    const view = controlRequest(this.#controlPath(name), { cmd: 'status' }, PEER_TIMEOUT_MS).then(
-      (r) => {
-        const st = (r as { ok?: boolean; status?: DaemonStatus }).status;
-        return st === undefined ? { name, address, roles, self: false, reachable: false, error: 'no status in the answer' } : { name, address, roles, self: false, reachable: true, status: st };
-      },
+    const view = this.peers.status(name, PEER_TIMEOUT_MS).then(
+      (st): NodeView => ({ name, address, roles, self: false, reachable: true, status: st }),
       (err: unknown) => ({ name, address, roles, self: false, reachable: false, error: errorMessage(err) }),
     );
     this.#peers.set(name, { at: now, view });
@@ -229,7 +234,8 @@ export class DaemonWebFacade implements WebFacade {
     const results = await Promise.all(
       on.map(async (n) => {
         try {
-          const r = (await controlRequest(n.self ? (this.#daemon.controlPath ?? this.#controlPath(n.name)) : this.#controlPath(n.name), { cmd: 'backend', service, backend, action, weight }, 5_000)) as { ok: boolean; message?: string; error?: string };
+          const req = { service, backend, action, weight };
+          const r = n.self ? this.#daemon.operateBackend(req) : await this.peers.backend(n.name, req, 5_000);
           return { node: n.name, ok: r.ok, message: r.ok ? (r.message ?? 'done') : (r.error ?? 'refused') };
         } catch (err) {
           return { node: n.name, ok: false, message: errorMessage(err) };
@@ -359,10 +365,16 @@ export class DaemonWebFacade implements WebFacade {
     }
   }
 
+  /** Runs `stop` when the facade closes. */
+  own(stop: () => void): void {
+    this.#unsub.push(stop);
+  }
+
   close(): void {
     for (const u of this.#unsub) u();
     if (this.#traffic !== undefined) clearInterval(this.#traffic);
     this.#listeners.clear();
+    this.peers.close();
   }
 }
 
@@ -397,6 +409,20 @@ export class WebRole {
       throw new Error(`the dashboard cannot listen on ${config.web.listen.host}:${config.web.listen.port}: ${errorMessage(err)}`, { cause: err });
     }
     monitor?.start();
+    // Other directors' events (VRRP, backends, quorum): timeline and notifications, like this daemon's own.
+    const poller = new PeerEventPoller({
+      link: facade.peers,
+      peers: () => eventPeers(daemon.config.config, daemon.node.name),
+      startedAt: Date.now(),
+      intervalMs: PEER_EVENTS_EVERY_MS,
+      log: daemon.log,
+      deliver: (e) => {
+        facade.peerEvent(e);
+        monitor?.palisadeEvent(e);
+      },
+    });
+    poller.start();
+    facade.own(() => poller.close());
     const users = Object.keys(await facade.users()).length;
     daemon.log.info({ url: server.url, users, tokens: config.web.tokens.length, monitor: monitor !== undefined }, `dashboard on ${server.url}`);
     if (users === 0 && config.web.tokens.length === 0) daemon.log.warn('web: no users and no tokens: nobody can log in (see `palisade passwd`)');
