@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parsePush, parseResult, parseRunPath, runPath, tokenDigestOf, tokenMatches } from './protocol.ts';
+import { parseAfter, parseEventsAnswer, parsePush, parseResult, parseRunPath, runPath, splitUrl, tokenDigestOf, tokenMatches } from './protocol.ts';
 
 test('run paths carry names only; anything else is not a run path', () => {
   const cases: Array<[string, ReturnType<typeof parseRunPath>]> = [
@@ -52,4 +52,33 @@ test('push bodies name the node and each object; one bad item refuses the batch'
   assert.match(String(parsePush({ node: 'a1', results: {} })), /list/);
   assert.match(String(parsePush({ node: 'a1', results: [{ host: 'web1', service: 'a/b', result: r }] })), /results\[0\]/);
   assert.match(String(parsePush({ node: 'a1', results: [{ host: 'web1', result: { state: 'OK' } }] })), /results\[0\]\.result: expected summary/);
+});
+
+test('node API: ?after= is a whole number (absent = 0); event answers are validated before they are believed', () => {
+  assert.deepEqual(splitUrl('/v1/events?after=3'), ['/v1/events', 'after=3']);
+  assert.deepEqual(splitUrl('/v1/status'), ['/v1/status', '']);
+  const afters: Array<[string, number | undefined]> = [['', 0], ['after=', 0], ['after=0', 0], ['after=42', 42], ['after=-1', undefined], ['after=1.5', undefined], ['after=x', undefined], ['after=1e3', undefined], ['after=9999999999999999', undefined]];
+  for (const [q, want] of afters) assert.equal(parseAfter(q), want, q);
+
+  const event = { kind: 'vrrp_transition', time: 5, subject: 'vrrp/VI_1', state: 'MASTER', severity: 'info', message: 'VI_1 MASTER', node: 'd1', fields: { priority: 150, peer: 'x', nested: { no: 1 } } };
+  const ok = parseEventsAnswer({ boot: 'b1', last: 2, missed: 0, events: [{ seq: 2, event }] });
+  assert.ok(typeof ok !== 'string');
+  assert.deepEqual(ok.events[0]!.event.fields, { priority: 150, peer: 'x' }, 'only plain values kept in fields');
+  const bad: Array<[unknown, RegExp]> = [
+    [null, /expected \{ boot/],
+    [{ boot: '', last: 0, missed: 0, events: [] }, /expected \{ boot/],
+    [{ boot: 'b', last: -1, missed: 0, events: [] }, /whole numbers/],
+    [{ boot: 'b', last: 1, missed: 0, events: {} }, /as a list/],
+    [{ boot: 'b', last: 1, missed: 0, events: [{ seq: 2, event }] }, /seq rising, at most last/],
+    [{ boot: 'b', last: 3, missed: 0, events: [{ seq: 2, event }, { seq: 2, event }] }, /seq rising/],
+    [{ boot: 'b', last: 1, missed: 0, events: [{ seq: 1, event: { ...event, kind: 'reboot' } }] }, /events\[0\]\.event: expected kind/],
+    [{ boot: 'b', last: 1, missed: 0, events: [{ seq: 1, event: { ...event, severity: 'fatal' } }] }, /severity/],
+    [{ boot: 'b', last: 1, missed: 0, events: [{ seq: 1, event: { ...event, message: 'x'.repeat(5_000) } }] }, /as strings/],
+    [{ boot: 'b', last: 1, missed: 0, events: [{ seq: 1, event: { ...event, time: 'now' } }] }, /time/],
+  ];
+  for (const [v, re] of bad) {
+    const r = parseEventsAnswer(v);
+    assert.equal(typeof r, 'string', JSON.stringify(v)?.slice(0, 80));
+    assert.match(r as string, re);
+  }
 });
