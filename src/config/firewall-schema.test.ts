@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, formatProblem } from '../core/errors.ts';
 import { FIREWALL_DEFAULTS, firewallSettingsFor } from './firewall-schema.ts';
 import { parseClusterText } from './load.ts';
+import { problems } from './testing.ts';
 
 const NODES = 'nodes:\n  d1: { address: 192.0.2.1 }\n  d2: { address: 192.0.2.2 }\n';
 
-function problems(text: string): string[] {
-  try {
-    parseClusterText(text, 'c.yaml', { env: {} });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('expected the file to be refused');
-}
 
 test('firewall: absent means none; present gets every default; a node override merges key by key', () => {
   assert.equal(parseClusterText(NODES, 'c.yaml', { env: {} }).config.firewall, undefined);

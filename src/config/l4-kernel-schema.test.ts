@@ -1,17 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, formatProblem } from '../core/errors.ts';
 import { parseClusterText } from './load.ts';
+import { problems } from './testing.ts';
 
-function problems(text: string): string[] {
-  try {
-    parseClusterText(text, 'c.yaml', { env: {} });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('expected the file to be refused');
-}
 
 const head = 'services:\n  s:\n    protocol: tcp\n    listen: 192.0.2.10:80\n';
 

@@ -1,18 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, formatProblem } from '../core/errors.ts';
 import { parseCidr } from './l4-schema.ts';
 import { parseClusterText } from './load.ts';
+import { problems } from './testing.ts';
 
-function problems(text: string): string[] {
-  try {
-    parseClusterText(text, 'c.yaml', { env: {} });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('expected the file to be refused');
-}
 
 test('a tcp service gets the layer-4 defaults and the shared options', () => {
   const { config } = parseClusterText('services:\n  media:\n    protocol: tcp\n    listen: 1755\n    scheduler: rr\n    persistence: { timeout: 3600s }\n    backends: [10.0.0.1:1755]\n', 'c.yaml', { env: {} });

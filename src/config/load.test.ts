@@ -1,17 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, formatProblem } from '../core/errors.ts';
 import { parseClusterText } from './load.ts';
+import { problems } from './testing.ts';
 
-function problems(text: string, env: Record<string, string> = {}): string[] {
-  try {
-    parseClusterText(text, 'c.yaml', { env });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError);
-    return err.problems.map(formatProblem);
-  }
-  assert.fail('expected the file to be refused');
-}
 
 test('a minimal file gets every default from the schema', () => {
   const { config } = parseClusterText('services:\n  www:\n    listen: 8080\n    backends: [10.0.0.1:80, { address: "[2001:db8::1]", port: 81, weight: 3, backup: true }]\n', 'c.yaml', { env: {} });

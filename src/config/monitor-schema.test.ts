@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError } from '../core/errors.ts';
 import { parseClusterText } from './load.ts';
+import { refusedProblems } from './testing.ts';
 import { parseDayRanges } from './monitor-schema.ts';
 
 const BASE = `
@@ -38,13 +38,7 @@ monitor:
     `;
 
 function problems(text: string): string[] {
-  try {
-    parseClusterText(text, 'c.yaml');
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err.problems.map((p) => `${p.path}: ${p.message}`);
-  }
-  assert.fail('expected the file to be refused');
+  return refusedProblems(text).map((p) => `${p.path}: ${p.message}`);
 }
 
 test('defaults like Nagios, and references resolved', () => {
