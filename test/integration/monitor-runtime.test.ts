@@ -7,38 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
+import { webhookReceiver } from '../helpers/webhook.ts';
 import { freePort, request, startBackend, startProxy, waitFor } from '../helpers/http.ts';
 
 const API_TOKEN = 'metrics-test-token-0123456789';
 
-interface Hook {
-  type: string;
-  host: string;
-  service: string | null;
-  state: string;
-  output: string;
-}
-
-async function receiver(t: TestContext): Promise<{ url: string; got: Hook[] }> {
-  const got: Hook[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d));
-    req.on('end', () => {
-      got.push(JSON.parse(body) as Hook);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got };
-}
-
 test('notifications and Palisade events are delivered, the backends check reads the daemon, /metrics answers a token', { timeout: 60_000 }, async (t) => {
-  const hook = await receiver(t);
+  const hook = await webhookReceiver(t);
   const up = await startBackend(t, 'up');
   const [dead, webPort, nowhere] = await Promise.all([freePort(), freePort(), freePort()]);
   const sha = createHash('sha256').update(API_TOKEN).digest('hex');

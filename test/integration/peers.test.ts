@@ -12,41 +12,18 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { access, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request as httpRequest } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { hashPassword } from '../../src/web/auth.ts';
 import type { ClusterSnapshot, TimelineEntry } from '../../src/web/facade.ts';
+import { webhookReceiver } from '../helpers/webhook.ts';
 import { freePort, startBackend } from '../helpers/http.ts';
 
 const MAIN = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 const TOKEN = 'peers-token-0123456789abcdef';
-
-interface Hook {
-  type: string;
-  host: string;
-  service: string | null;
-  state: string;
-  output: string;
-}
-
-async function receiver(t: TestContext): Promise<{ url: string; got: Hook[] }> {
-  const got: Hook[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d));
-    req.on('end', () => {
-      got.push(JSON.parse(body) as Hook);
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, got };
-}
 
 /** Waits for `cond` (every 100 ms); the failure says `what`, computed then (it may show the last state seen). */
 async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string | (() => string)): Promise<void> {
@@ -106,7 +83,7 @@ function viaProxy(port: number): Promise<string> {
 test('peers: the dashboard on one host sees, drains and hears a director on another over the agent HTTPS', { timeout: 180_000 }, async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'palisade-peers-'));
   t.after(() => rm(dir, { recursive: true, force: true }));
-  const hook = await receiver(t);
+  const hook = await webhookReceiver(t);
   const b1 = await startBackend(t, 'b1');
   const b2 = await startBackend(t, 'b2');
   const [agentPort, webPort, proxyPort, udpPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
