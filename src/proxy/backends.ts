@@ -16,6 +16,23 @@ import type { BackendConfig } from '../config/schema.ts';
 import type { BackendState } from '../health/index.ts';
 import { samePersistence, sorryBackend } from './shared.ts';
 
+export interface BackendSnapshot {
+  id: string;
+  name: string;
+  backup: boolean;
+  /** Configured weight. */
+  weight: number;
+  /** Weight in effect now (slow start, agent or exec weight). */
+  effectiveWeight: number;
+  status: string;
+  /** Last health check result and why the backend is in its state, when health checks run. */
+  check?: { type: string; last?: string; since: number };
+  active: number;
+  inactive: number;
+  requests: number;
+  failures: number;
+}
+
 export abstract class BackendCore implements Backend {
   readonly id: string;
   index: number;
@@ -64,6 +81,25 @@ export abstract class BackendCore implements Backend {
 
   /** Can take new work: config, state, `max_conns`; in panic mode `down` ones too. */
   abstract usable(panic: boolean): boolean;
+
+  /** The state shown: `down` for `down: true`, `full` at `max_conns`, else the pushed state. */
+  abstract status(): BackendState | 'full';
+
+  /** What status, /metrics and the dashboard show; `requests`: requests (HTTP) or connections / flows (layer 4). */
+  snapshot(requests: number): BackendSnapshot {
+    return {
+      id: this.id,
+      name: this.name,
+      backup: this.backup,
+      weight: this.weight,
+      effectiveWeight: this.effWeight < 0 ? this.weight : this.effWeight,
+      status: this.status(),
+      active: this.active,
+      inactive: this.inactive,
+      requests,
+      failures: this.failures,
+    };
+  }
 }
 
 /** What the backend set reads of a service's config. */

@@ -12,6 +12,9 @@ import type { Logger } from '../../core/logger.ts';
 import { ClientConn, type ListenerContext } from './client.ts';
 import { ServiceRuntime, type BackendRuntime, type Outcome } from './service.ts';
 import { boundPortOf, HealthRouter, listenOn } from '../shared.ts';
+import type { BackendSnapshot } from '../backends.ts';
+
+export type { BackendSnapshot };
 import type { LimitsSnapshot } from '../limits/service-limits.ts';
 
 export interface HttpProxyOptions {
@@ -94,23 +97,6 @@ class Listener implements ListenerContext {
 
 export function listenKey(a: ListenAddress): string {
   return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
-}
-
-export interface BackendSnapshot {
-  id: string;
-  name: string;
-  backup: boolean;
-  /** Configured weight. */
-  weight: number;
-  /** Weight in effect now (slow start, agent or exec weight). */
-  effectiveWeight: number;
-  status: string;
-  /** Last health check result and why the backend is in its state, when health checks run. */
-  check?: { type: string; last?: string; since: number };
-  active: number;
-  inactive: number;
-  requests: number;
-  failures: number;
 }
 
 export interface ServiceSnapshot {
@@ -311,18 +297,7 @@ export class HttpProxy extends HealthRouter<BackendRuntime, ServiceRuntime> {
       panic: s.panic,
       quorumLost: s.quorumLost,
       limits: s.limits.snapshot(),
-      backends: [...s.primaries, ...s.backups].map((b) => ({
-        id: b.id,
-        name: b.name,
-        backup: b.backup,
-        weight: b.weight,
-        effectiveWeight: b.effWeight < 0 ? b.weight : b.effWeight,
-        status: b.status(),
-        active: b.active,
-        inactive: b.inactive,
-        requests: b.requests,
-        failures: b.failures,
-      })),
+      backends: [...s.primaries, ...s.backups].map((b) => b.snapshot(b.requests)),
     }));
   }
 

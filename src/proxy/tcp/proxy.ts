@@ -10,6 +10,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { PassiveOutcome } from '../../health/index.ts';
 import { L4Service, type L4Backend, type L4ServiceConfig } from './service.ts';
 import { HealthRouter } from '../shared.ts';
+import type { BackendSnapshot } from '../backends.ts';
 import { listenKey, TcpListener } from './tcp.ts';
 import { UdpListener } from './udp.ts';
 
@@ -30,20 +31,8 @@ export interface L4ServiceSnapshot {
   quorumLost: boolean;
   /** UDP: flows now, evicted (table full) and expired since start. */
   flows?: { open: number; evicted: number; expired: number };
-  backends: {
-    id: string;
-    name: string;
-    backup: boolean;
-    weight: number;
-    effectiveWeight: number;
-    status: string;
-    active: number;
-    inactive: number;
-    requests: number;
-    failures: number;
-    /** Filled in by the daemon from the health monitor. */
-    check?: { type: string; last?: string; since: number };
-  }[];
+  /** `requests`: connections (tcp) or flows (udp) given to the backend; `check` filled in by the daemon. */
+  backends: BackendSnapshot[];
 }
 
 type Listener = TcpListener | UdpListener;
@@ -198,18 +187,7 @@ export class L4Proxy extends HealthRouter<L4Backend, L4Service> {
         ...(proto === 'udp'
           ? { flows: { open: udp.reduce((n, l) => n + l.flows.size, 0), evicted: udp.reduce((n, l) => n + l.flows.evicted, 0), expired: udp.reduce((n, l) => n + l.flows.expired, 0) } }
           : {}),
-        backends: [...s.primaries, ...s.backups].map((b) => ({
-          id: b.id,
-          name: b.name,
-          backup: b.backup,
-          weight: b.weight,
-          effectiveWeight: b.effWeight < 0 ? b.weight : b.effWeight,
-          status: b.status(),
-          active: b.active,
-          inactive: b.inactive,
-          requests: b.connections,
-          failures: b.failures,
-        })),
+        backends: [...s.primaries, ...s.backups].map((b) => b.snapshot(b.connections)),
       };
     });
   }
