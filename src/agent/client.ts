@@ -7,7 +7,7 @@
  */
 import { Agent, request } from 'node:https';
 import { PalisadeError, errorMessage } from '../core/errors.ts';
-import type { CheckResult } from '../monitor/result.ts';
+import type { CheckResult } from '../core/check-result.ts';
 import { BACKEND_PATH, EVENTS_PATH, parseEventsAnswer, parseResult, RESULTS_PATH, runPath, STATUS_PATH, type EventsAnswer, type PushedResult } from './protocol.ts';
 
 export interface AgentClientOptions {

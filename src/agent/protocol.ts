@@ -19,7 +19,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { EventSeverity, PalisadeEvent, PalisadeEventKind } from '../core/events.ts';
-import { CODE_BY_STATE, type CheckResult, type CheckState, type PerfDatum } from '../monitor/result.ts';
+import { CODE_BY_STATE, type CheckResult, type CheckState, type PerfDatum } from '../core/check-result.ts';
 
 export const RUN_PREFIX = '/v1/run/';
 export const RESULTS_PATH = '/v1/results';

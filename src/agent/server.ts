@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../core/logger.ts';
 import { errorMessage } from '../core/errors.ts';
-import type { CheckResult } from '../monitor/result.ts';
+import type { CheckResult } from '../core/check-result.ts';
 import { BACKEND_PATH, EVENTS_PATH, parseAfter, parsePush, parseRunPath, RESULTS_PATH, splitUrl, STATUS_PATH, tokenDigestOf, tokenMatches, type PushedResult } from './protocol.ts';
 import type { AgentTls } from './tls.ts';
 

@@ -20,7 +20,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parseNagiosRange } from '../core/nagios-range.ts';
-import type { CheckResult, PerfDatum } from '../monitor/result.ts';
+import type { CheckResult, PerfDatum } from '../core/check-result.ts';
 
 /** Rollup tiers: bucket width in seconds and table name. */
 export const TIERS = [

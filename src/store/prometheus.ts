@@ -3,7 +3,7 @@
  * the content of `/metrics` (the HTTP endpoint comes with the dashboard). It reads
  * one snapshot, the same the API and dashboard render.
  */
-import type { PerfDatum } from '../monitor/result.ts';
+import type { PerfDatum } from '../core/check-result.ts';
 
 /** One host or service as the exposition sees it. */
 export interface CheckSnapshot {
