@@ -69,7 +69,7 @@ try {
   const n = rt.checksRun - n0;
   const states: Record<string, number> = {};
   for (const s of rt.snapshot()) states[s.state] = (states[s.state] ?? 0) + 1;
-  rt.close();
+  await rt.close();
   const cpuMs = (cpu.user + cpu.system) / 1000;
   const perMin = (n * 60_000) / wall;
   console.log(`monitor scheduler: ${checks} tcp checks every ${intervalS} s (target ${Math.round((checks * 60) / intervalS)}/min), concurrency ${concurrency}, ${Math.round(wall / 1000)} s measured`);

@@ -63,8 +63,8 @@ const facade: WebFacade = {
   cancelDowntime: () => ({ ok: true, message: '' }),
   downtimes: () => [],
   recheck: () => Promise.resolve({ ok: true, message: '' }),
-  metrics: () => [],
-  series: () => undefined,
+  metrics: () => Promise.resolve([]),
+  series: () => Promise.resolve(undefined),
   audit: () => undefined,
 };
 const server = new WebServer({ facade, log: createLogger({ level: 'silent', format: 'json' }), baseDir: '.' });

@@ -31,7 +31,7 @@ import { createCheck, type MonitorCheck } from '../monitor/run.ts';
 import type { CheckResult, PerfDatum } from '../monitor/result.ts';
 import { MonitorEngine, type AckRequest, type StatusSnapshot } from '../monitor/state/engine.ts';
 import { refKey, type MonitorEvent, type ObjectRef } from '../monitor/state/types.ts';
-import { HistoryStore } from '../store/history.ts';
+import { StoreClient } from '../store/client.ts';
 
 interface Scheduled {
   ref: ObjectRef;
@@ -81,7 +81,8 @@ function result(state: CheckResult['state'], summary: string, now: number): Chec
 
 export class MonitorRuntime {
   readonly engine: MonitorEngine;
-  readonly store: HistoryStore;
+  /** The history store, in its own thread (node:sqlite is synchronous). */
+  readonly store: StoreClient;
   readonly #log: Logger;
   readonly #now: () => number;
   readonly #objects = new Map<string, Scheduled>();
@@ -110,7 +111,7 @@ export class MonitorRuntime {
     this.engine = new MonitorEngine(cfg, { now: this.#now });
     if (o.notify !== false) this.notifier = new Notifier(cfg, o.log, { onOutcome: (d) => this.#delivered(d) });
     const s = cfg.store;
-    this.store = new HistoryStore({
+    this.store = new StoreClient({
       path: resolve(o.runtimeDir, s.path),
       retention: { raw: s.raw_retention, '1m': s.retention_1m, '5m': s.retention_5m, '1h': s.retention_1h, '6h': s.retention_6h, events: s.event_retention },
       flushInterval: s.flush_interval,
@@ -349,17 +350,16 @@ export class MonitorRuntime {
     return true;
   }
 
-  close(): void {
+  /** Stops checks and notifications; resolves once the store has committed what was queued. */
+  close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#abort.abort();
     for (const c of this.#cleanups.splice(0)) c();
     this.notifier?.close();
     this.#agents?.client.close();
-    try {
-      this.store.close();
-    } catch (err) {
+    return this.store.close().catch((err: unknown) => {
       this.#log.error({ err: errorMessage(err) }, 'monitor: closing the history store failed');
-    }
+    });
   }
 }
 

@@ -328,11 +328,11 @@ export class DaemonWebFacade implements WebFacade {
     return { ok: true, message: `${object}: ${st.state}: ${st.output}` };
   }
 
-  metrics(object: string): string[] {
-    return this.monitor?.store.labels(object) ?? [];
+  async metrics(object: string): Promise<string[]> {
+    return (await this.monitor?.store.labels(object)) ?? [];
   }
 
-  series(object: string, label: string, view: ViewName): Series | undefined {
+  async series(object: string, label: string, view: ViewName): Promise<Series | undefined> {
     return this.monitor?.store.view(object, label, view);
   }
 
@@ -405,7 +405,7 @@ export class WebRole {
       await server.start();
     } catch (err) {
       facade.close();
-      monitor?.close();
+      await monitor?.close();
       throw new Error(`the dashboard cannot listen on ${config.web.listen.host}:${config.web.listen.port}: ${errorMessage(err)}`, { cause: err });
     }
     monitor?.start();
@@ -471,6 +471,6 @@ export class WebRole {
   async close(): Promise<void> {
     await this.server.close();
     this.facade.close();
-    this.monitor?.close();
+    await this.monitor?.close();
   }
 }

@@ -136,8 +136,8 @@ export interface WebFacade {
   downtimes(): DowntimeView[];
   recheck(actor: string, object: string): Promise<ActionResult>;
   /** Performance-data labels stored for an object. */
-  metrics(object: string): string[];
-  series(object: string, label: string, view: ViewName): Series | undefined;
+  metrics(object: string): Promise<string[]>;
+  series(object: string, label: string, view: ViewName): Promise<Series | undefined>;
   /** Records an audit entry (logins, logouts); actions record their own. */
   audit(actor: string, action: string, object: string, detail?: unknown): void;
   /** `/metrics` in Prometheus text format (check states, perfdata, traffic, VRRP); absent = empty. */

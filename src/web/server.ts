@@ -360,13 +360,13 @@ export class WebServer {
     app.get('/api/snapshot', async (c) => c.json(await this.#facade.snapshot()));
     app.get('/api/checks', (c) => c.json(this.#facade.checks()));
     app.get('/api/timeline', (c) => c.json(this.#facade.timeline(Math.min(1000, Number(c.req.query('limit') ?? 200) || 200))));
-    app.get('/api/metrics', (c) => c.json(this.#facade.metrics(c.req.query('object') ?? '')));
-    app.get('/api/series', (c) => {
+    app.get('/api/metrics', async (c) => c.json(await this.#facade.metrics(c.req.query('object') ?? '')));
+    app.get('/api/series', async (c) => {
       const object = c.req.query('object') ?? '';
       const label = c.req.query('label') ?? '';
       const view = (c.req.query('view') ?? '4h') as ViewName;
       if (!(view in VIEWS)) return c.json({ error: `view must be one of ${Object.keys(VIEWS).join(', ')}` }, 400);
-      const s = this.#facade.series(object, label, view);
+      const s = await this.#facade.series(object, label, view);
       return s === undefined ? c.json({ error: `no data for ${object} ${label}` }, 404) : c.json(s);
     });
 

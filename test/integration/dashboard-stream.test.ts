@@ -64,8 +64,8 @@ const facade: WebFacade = {
   cancelDowntime: notUsed,
   downtimes: () => [],
   recheck: () => Promise.resolve(notUsed()),
-  metrics: () => [],
-  series: () => undefined,
+  metrics: () => Promise.resolve([]),
+  series: () => Promise.resolve(undefined),
   audit: () => undefined,
 };
 
