@@ -624,7 +624,8 @@ static napi_value js_addr(napi_env env, napi_callback_info info) {
       close(fd);
       return throw_errno(env, e, "recv", what);
     }
-    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n); h = NLMSG_NEXT(h, n)) {
+    int len = (int)n;
+    for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len); h = NLMSG_NEXT(h, len)) {
       if (h->nlmsg_type != NLMSG_ERROR) continue;
       int e = -((struct nlmsgerr *)NLMSG_DATA(h))->error;
       close(fd);
