@@ -25,7 +25,7 @@ import type { BackendAction, WebFacade } from './facade.ts';
 import { LiveState, sseFrame } from './live.ts';
 import { VIEWS, type ViewName } from '../store/history.ts';
 import { PROMETHEUS_CONTENT_TYPE } from '../store/prometheus.ts';
-import { LogSampler } from '../proxy/limits/sampler.ts';
+import { LogSampler } from '../core/log-sampler.ts';
 
 export const SESSION_COOKIE = 'palisade_session';
 /** How often the live stream looks for a changed snapshot, ms (updates reach the page within this plus the render). */

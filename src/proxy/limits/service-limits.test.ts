@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { limitsSchema, type LimitsConfig } from '../../config/limits-schema.ts';
-import { LogSampler } from './sampler.ts';
+import { LogSampler } from '../../core/log-sampler.ts';
 import { REFUSE_CLOSE, ServiceLimits, type LimitedConn } from './service-limits.ts';
 
 function limits(cfg: unknown): ServiceLimits {

@@ -8,7 +8,7 @@ import { CidrSet } from './cidr.ts';
 import { ClientTable, type ClientEntry } from './client-table.ts';
 import { limitReq, REQ_REFUSED, type BucketParams } from './leaky-bucket.ts';
 import { realClientAddress } from './real-ip.ts';
-import { LogSampler } from './sampler.ts';
+import { LogSampler } from '../../core/log-sampler.ts';
 import type { BucketWaiter, RedisBuckets } from './redis-buckets.ts';
 
 /** `request` result: the bucket is in Redis; call `askShared` and wait for the waiter's reply. */

@@ -10,7 +10,7 @@
  */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { BlockList } from 'node:net';
-import { LogSampler } from '../limits/sampler.ts';
+import { LogSampler } from '../../core/log-sampler.ts';
 import { boundPortOf, listenOn } from '../shared.ts';
 import type { ListenAddress, TcpServiceConfig } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';

@@ -1,7 +1,8 @@
 /**
- * Log sampling for refusals, so an attack does not flood the log: per reason, the
- * first refusal is logged, then at most one line per `intervalMs`, each saying how
- * many were left out since the previous line.
+ * Log sampling, so that an attack or a dead backend under load does not flood the
+ * log: per reason, the first event is logged, then at most one line per
+ * `intervalMs`, each saying how many were left out since the previous line. Used by
+ * the HTTP proxy's limits, the layer-4 proxy and the dashboard's access lists.
  */
 export class LogSampler {
   readonly #next = new Map<string, number>();
