@@ -179,6 +179,12 @@ export abstract class ServiceCore<B extends BackendCore> {
     return removed;
   }
 
+  /** While the quorum is lost: the sorry server, when it is usable and was not tried yet. */
+  protected sorryFor(exclude: readonly B[]): B | undefined {
+    const s = this.sorry;
+    return s !== undefined && !exclude.includes(s) && s.usable(false) ? s : undefined;
+  }
+
   protected schedFor(b: B): Scheduler {
     return b.backup ? this.backupSched : this.primarySched;
   }

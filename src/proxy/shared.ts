@@ -77,3 +77,35 @@ export class HealthRouter<B, S extends HealthTarget<B>> {
     if (s !== undefined) s.quorumLost = !up;
   }
 }
+
+/**
+ * The end of a listener's drain: resolves once `connections` is empty (the listener
+ * calls the function passed to `onIdle` when its last connection closes), or after
+ * `graceMs`, cutting what is still open.
+ */
+export function awaitDrained(connections: ReadonlySet<{ destroy(): void }>, graceMs: number, onIdle: (idle: () => void) => void): Promise<void> {
+  if (connections.size === 0) return Promise.resolve();
+  return new Promise<void>((done) => {
+    const timer = setTimeout(() => {
+      for (const c of connections) c.destroy();
+      done();
+    }, graceMs);
+    timer.unref();
+    onIdle(() => {
+      clearTimeout(timer);
+      done();
+    });
+  });
+}
+
+/** The VIP was given up: drains (5 s) and forgets the listeners on those addresses. */
+export async function drainListenersOn<L extends { address: ListenAddress; drain(graceMs: number): Promise<void> }>(listeners: Map<string, L>, hosts: readonly string[]): Promise<void> {
+  const drains: Promise<void>[] = [];
+  for (const [key, l] of listeners) {
+    if (hosts.includes(l.address.host)) {
+      listeners.delete(key);
+      drains.push(l.drain(5_000));
+    }
+  }
+  await Promise.all(drains);
+}

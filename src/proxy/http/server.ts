@@ -11,7 +11,7 @@ import { DeadlineSweeper } from '../../core/deadlines.ts';
 import type { Logger } from '../../core/logger.ts';
 import { ClientConn, type ListenerContext } from './client.ts';
 import { ServiceRuntime, type BackendRuntime, type Outcome } from './service.ts';
-import { boundPortOf, HealthRouter, listenOn } from '../shared.ts';
+import { awaitDrained, boundPortOf, drainListenersOn, HealthRouter, listenOn } from '../shared.ts';
 import type { BackendSnapshot } from '../backends.ts';
 
 export type { BackendSnapshot };
@@ -80,18 +80,7 @@ class Listener implements ListenerContext {
     this.draining = true;
     this.server.close();
     for (const c of this.connections) if (c.idle) c.destroy();
-    if (this.connections.size === 0) return;
-    await new Promise<void>((done) => {
-      const timer = setTimeout(() => {
-        for (const c of this.connections) c.destroy();
-        done();
-      }, graceMs);
-      timer.unref();
-      this.#onIdle = () => {
-        clearTimeout(timer);
-        done();
-      };
-    });
+    await awaitDrained(this.connections, graceMs, (idle) => (this.#onIdle = idle));
   }
 }
 
@@ -266,14 +255,7 @@ export class HttpProxy extends HealthRouter<BackendRuntime, ServiceRuntime> {
       }
       return;
     }
-    const drains: Promise<void>[] = [];
-    for (const [key, l] of this.#listeners) {
-      if (hosts.includes(l.address.host)) {
-        this.#listeners.delete(key);
-        drains.push(l.drain(5_000));
-      }
-    }
-    await Promise.all(drains);
+    await drainListenersOn(this.#listeners, hosts);
   }
 
   /** The port a listener got (useful with port 0 in tests). */

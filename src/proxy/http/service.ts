@@ -187,10 +187,7 @@ export class ServiceRuntime extends ServiceCore<BackendRuntime> {
    * is usable (nginx `backup`). `exclude` holds backends already tried for it.
    */
   pick(client: string, clientPort: number, destination: string, exclude: readonly BackendRuntime[], head: RequestHead): BackendRuntime | undefined {
-    if (this.quorumLost) {
-      const s = this.sorry;
-      return s !== undefined && !exclude.includes(s) && s.usable(false) ? s : undefined;
-    }
+    if (this.quorumLost) return this.sorryFor(exclude);
     const ctx = this.#ctx;
     ctx.client = client;
     ctx.clientPort = clientPort;

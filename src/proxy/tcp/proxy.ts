@@ -9,7 +9,7 @@ import type { ClusterConfig, ListenAddress } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { PassiveOutcome } from '../../health/index.ts';
 import { L4Service, type L4Backend, type L4ServiceConfig } from './service.ts';
-import { HealthRouter } from '../shared.ts';
+import { drainListenersOn, HealthRouter } from '../shared.ts';
 import type { BackendSnapshot } from '../backends.ts';
 import { listenKey, TcpListener } from './tcp.ts';
 import { UdpListener } from './udp.ts';
@@ -150,14 +150,7 @@ export class L4Proxy extends HealthRouter<L4Backend, L4Service> {
       }
       return;
     }
-    const drains: Promise<void>[] = [];
-    for (const [key, l] of this.#listeners) {
-      if (hosts.includes(l.address.host)) {
-        this.#listeners.delete(key);
-        drains.push(l.drain(5_000));
-      }
-    }
-    await Promise.all(drains);
+    await drainListenersOn(this.#listeners, hosts);
   }
 
   service(name: string): L4Service | undefined {

@@ -105,10 +105,7 @@ export class L4Service extends ServiceCore<L4Backend> {
 
   /** A backend for a new connection or flow: primaries, then backups; the sorry server while the quorum is lost. */
   pick(client: string, clientPort: number, destination: string, exclude: readonly L4Backend[]): L4Backend | undefined {
-    if (this.quorumLost) {
-      const s = this.sorry;
-      return s !== undefined && !exclude.includes(s) && s.usable(false) ? s : undefined;
-    }
+    if (this.quorumLost) return this.sorryFor(exclude);
     const ctx = this.#ctx;
     ctx.client = client;
     ctx.clientPort = clientPort;

@@ -11,7 +11,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import type { BlockList } from 'node:net';
 import { LogSampler } from '../../core/log-sampler.ts';
-import { boundPortOf, listenOn } from '../shared.ts';
+import { awaitDrained, boundPortOf, listenOn } from '../shared.ts';
 import type { ListenAddress, TcpServiceConfig } from '../../config/schema.ts';
 import type { Logger } from '../../core/logger.ts';
 import { encodeV1, encodeV2, parseProxyHeader, unmapV4 } from './proxy-protocol.ts';
@@ -398,17 +398,6 @@ export class TcpListener implements TcpListenerContext {
   async drain(graceMs: number): Promise<void> {
     this.draining = true;
     this.server.close();
-    if (this.connections.size === 0) return;
-    await new Promise<void>((done) => {
-      const timer = setTimeout(() => {
-        for (const c of this.connections) c.destroy();
-        done();
-      }, graceMs);
-      timer.unref();
-      this.#onIdle = () => {
-        clearTimeout(timer);
-        done();
-      };
-    });
+    await awaitDrained(this.connections, graceMs, (idle) => (this.#onIdle = idle));
   }
 }
