@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { parseNagiosRange } from '../core/nagios-range.ts';
 import { parseSize } from '../core/units.ts';
 import { parseStatusRanges } from './health-schema.ts';
-import { durationAtLeast, sizeValue } from './units.ts';
+import { durationAtLeast, regexString, sizeValue } from './units.ts';
 
 const PORT_MSG = 'expected a port number (1-65535)';
 const portSchema = z.number({ error: PORT_MSG }).int(PORT_MSG).min(1, PORT_MSG).max(65535, PORT_MSG);
@@ -229,16 +229,7 @@ const httpCheck = z.strictObject({
   /** A string the response body must contain (check_http -s); CRITICAL otherwise. Default: none. */
   contains: z.string().min(1, 'expected a non-empty string').optional(),
   /** A regular expression the body must match (check_http -r); CRITICAL otherwise. Default: none. */
-  matches: z
-    .string()
-    .refine((s) => {
-      try {
-        return new RegExp(s) instanceof RegExp;
-      } catch {
-        return false;
-      }
-    }, 'expected a valid regular expression')
-    .optional(),
+  matches: regexString().optional(),
   /** Body bytes read for `contains` / `matches`, at most. Default 1m. */
   max_body: sizeValue().default(1_048_576),
   /** WARNING when the response time is above this, in ms (check_http -w). Default: none. */

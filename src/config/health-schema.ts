@@ -11,7 +11,7 @@
  */
 import { z } from 'zod';
 import { parseDuration } from '../core/units.ts';
-import { durationAtLeast, durationValue, sizeValue } from './units.ts';
+import { durationAtLeast, durationValue, regexString, sizeValue } from './units.ts';
 
 const PORT_MSG = 'expected a port number (1-65535)';
 const portSchema = z.number({ error: PORT_MSG }).int(PORT_MSG).min(1, PORT_MSG).max(65535, PORT_MSG);
@@ -166,16 +166,7 @@ const httpShape = {
   /** Statuses that pass: codes, ranges `200-299` or classes `2xx`. Default [200-299] (keepalived `status_code`, HAProxy `http-check expect status`). */
   expect_status: statusRangesSchema.default([[200, 299]]),
   /** Regular expression (JavaScript syntax) the body must match, read up to `max_body`. Default none (HAProxy `http-check expect rstring`). */
-  expect_body: z
-    .string()
-    .refine((s) => {
-      try {
-        return new RegExp(s) instanceof RegExp;
-      } catch {
-        return false;
-      }
-    }, 'expected a valid regular expression')
-    .optional(),
+  expect_body: regexString().optional(),
   /** MD5 of the body as 32 hex digits (keepalived HTTP_GET `digest`); the body is read up to `max_body`. Default none. */
   digest: z
     .string()

@@ -47,3 +47,14 @@ export function sizeValue() {
 export function size(defaultBytes: number) {
   return sizeValue().default(defaultBytes);
 }
+
+/** A regular expression (JavaScript syntax) given as a string; refused unless it compiles. */
+export function regexString() {
+  return z.string().refine((s) => {
+    try {
+      return new RegExp(s) instanceof RegExp;
+    } catch {
+      return false;
+    }
+  }, 'expected a valid regular expression');
+}
