@@ -14,7 +14,7 @@
  * CPU is process.cpuUsage() (user + system) over the wall time of each phase.
  * Everything stays on 127.0.0.1; every phase is bounded in time.
  */
-import { spawn } from 'node:child_process';
+import { startClosingListener } from './lib/listener.ts';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkSchema } from '../src/config/check-schema.ts';
@@ -33,20 +33,6 @@ const durationMs = Number(values.duration) * 1000;
 const concurrency = Number(values.concurrency);
 const perMinute = Number(values.rate);
 const pluginMs = Number(values['plugin-duration']) * 1000;
-
-/** A TCP listener in its own process that accepts and closes. Resolves its port. */
-async function startListener(): Promise<{ port: number; stop: () => void }> {
-  const code = `
-    const s = require('node:net').createServer((c) => { c.on('error', () => {}); c.end(); });
-    s.listen(0, '127.0.0.1', 4096, () => process.stdout.write(String(s.address().port) + '\\n'));
-  `;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-    child.once('exit', (c) => reject(new Error(`listener exited with ${c}`)));
-  });
-  return { port, stop: () => child.kill('SIGTERM') };
-}
 
 /** Children's CPU (reaped plugin processes), ms, from /proc/self/stat cutime + cstime. */
 function childrenCpuMs(): number {
@@ -129,7 +115,7 @@ function line(name: string, m: Measure): string {
   return `${name}: ${m.runs} runs in ${(m.wallMs / 1000).toFixed(1)} s = ${perSec.toFixed(0)}/s (${(perSec * 60).toFixed(0)}/min); CPU ${(cpuShare * 100).toFixed(1)} % of one core, ${usPer.toFixed(0)} µs/run${child}; states ${JSON.stringify(m.states)}`;
 }
 
-const listener = await startListener();
+const listener = await startClosingListener();
 try {
   const tcp = createCheck(checkSchema.parse({ builtin: 'tcp', port: listener.port, timeout: '2s' }));
   // Warm-up (JIT, first connects).

@@ -12,7 +12,7 @@
  * `--duration` seconds and this process's CPU (process.cpuUsage, user + system) over
  * the same wall time. Everything stays on 127.0.0.1 and is bounded in time.
  */
-import { spawn } from 'node:child_process';
+import { startClosingListener } from './lib/listener.ts';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,22 +35,9 @@ const intervalS = Number(values.interval);
 const durationMs = Number(values.duration) * 1000;
 const concurrency = Number(values.concurrency);
 
-async function startListener(): Promise<{ port: number; stop: () => void }> {
-  const code = `
-    const s = require('node:net').createServer((c) => { c.on('error', () => {}); c.end(); });
-    s.listen(0, '127.0.0.1', 4096, () => process.stdout.write(String(s.address().port) + '\\n'));
-  `;
-  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stdout.once('data', (d: Buffer) => resolve(Number(String(d).trim())));
-    child.once('exit', (c) => reject(new Error(`listener exited with ${c}`)));
-  });
-  return { port, stop: () => child.kill('SIGTERM') };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const listener = await startListener();
+const listener = await startClosingListener();
 const dir = await mkdtemp(join(tmpdir(), 'palisade-bench-monitor-'));
 try {
   const services: Record<string, unknown> = {};
