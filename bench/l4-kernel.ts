@@ -2,32 +2,40 @@
  * Kernel layer-4 benchmark: mode nat and mode dr (nftables, driven by `palisade run`)
  * vs direct, across a network-namespace lab. Needs root, nft, nginx and wrk.
  *
- *   node_modules/.bin/node bench/l4-kernel.ts [--duration 5] [--rounds 2]
+ *   node_modules/.bin/node bench/l4-kernel.ts [--duration 5] [--rounds 3]
  *
  * Lab 10.99.44.0/24 (its own, removed at the end): client .1 (wrk), director .2
  * (palisade, VIP .100), rs1 .3 and rs2 .4 (nginx origins, sendfile; the VIP on lo for
- * DR, set up with `palisade realserver`). Targets:
- *   - direct: wrk to rs1 itself (one server, no director on the path);
- *   - nat:    wrk to VIP:80, DNAT to rs1/rs2:8080 with masquerade (replies through the director);
- *   - dr:     wrk to VIP:8081, MAC rewrite to rs1/rs2 (replies straight to the client).
- * Workloads: `stream` — GET of a 4 MiB file over 8 keep-alive connections (MB/s);
- * `connect` — GET /small with `Connection: close` over 50 connections (connections/s).
- * All hosts share the machine's cores (veth pairs, one bridge): the figures compare
- * paths on the same machine, not what a real NIC would carry.
+ * DR, set up with `palisade realserver`). Every run is two wrk instances side by side
+ * (the same client load for every target):
+ *   - direct: one wrk at rs1, one at rs2 (no director on the path);
+ *   - routed: the same, to second addresses of rs1/rs2 (.13/.14) that the client and
+ *             the servers route through the director as a plain IP router, conntrack
+ *             off (`notrack`) — no load balancer at all: what the extra hop alone
+ *             costs in this lab, the floor of any director that both directions cross;
+ *   - nat:    both at VIP:80, DNAT to rs1/rs2:8080 with masquerade (replies through the director);
+ *   - dr:     both at VIP:8081, MAC rewrite to rs1/rs2 (replies straight to the client).
+ * Workloads: `stream` — GET of a 4 MiB file over 2 × 4 keep-alive connections (MB/s);
+ * `connect` — GET /small with `Connection: close` over 2 × 25 connections (connections/s).
+ * Besides the rates it prints the CPU the whole machine spent per connection / per MB
+ * (both cores, from /proc/stat). All hosts share the machine's two cores (veth pairs,
+ * one bridge): a director's kernel work comes out of the same CPU the client and the
+ * servers use, so the figures compare paths on one machine, not what a NIC would carry.
  */
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createLab, repoRoot, requireSystemHost } from '../test/system/lab.ts';
 import type { Lab, LabProcess } from '../test/system/lab.ts';
 import { originNginx } from './lib/configs.ts';
-import { parseWrk, type WrkResult } from './lib/wrk.ts';
+import { parseWrk } from './lib/wrk.ts';
 
 const NET = 44;
 const VIP = `10.99.${NET}.100`;
 const BIG = 4 * 1024 * 1024;
 const MAIN = path.join(repoRoot, 'src', 'cli', 'main.ts');
-type Target = 'direct' | 'nat' | 'dr';
+type Target = 'direct' | 'routed' | 'nat' | 'dr';
+const TARGETS: readonly Target[] = ['direct', 'routed', 'nat', 'dr'];
 type Workload = 'stream' | 'connect';
 
 const log = (msg: string): void => {
@@ -35,7 +43,7 @@ const log = (msg: string): void => {
 };
 
 function args(argv: string[]): { duration: number; rounds: number } {
-  const o = { duration: 5, rounds: 2 };
+  const o = { duration: 5, rounds: 3 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--duration') o.duration = Number.parseInt(argv[++i] ?? '', 10);
@@ -46,16 +54,48 @@ function args(argv: string[]): { duration: number; rounds: number } {
   return o;
 }
 
-function url(target: Target, workload: Workload): string {
+/** Where each of the two wrk instances of a run points. */
+function urls(target: Target, workload: Workload): [string, string] {
   const file = workload === 'stream' ? '/big' : '/small';
-  if (target === 'direct') return `http://10.99.${NET}.3:8080${file}`;
-  return target === 'nat' ? `http://${VIP}:80${file}` : `http://${VIP}:8081${file}`;
+  if (target === 'direct') return [`http://10.99.${NET}.3:8080${file}`, `http://10.99.${NET}.4:8080${file}`];
+  if (target === 'routed') return [`http://10.99.${NET}.13:8080${file}`, `http://10.99.${NET}.14:8080${file}`];
+  const u = target === 'nat' ? `http://${VIP}:80${file}` : `http://${VIP}:8081${file}`;
+  return [u, u];
 }
 
-async function wrk(lab: Lab, target: Target, workload: Workload, seconds: number): Promise<WrkResult> {
-  const argv = workload === 'stream' ? ['wrk', '--latency', '-t1', '-c8', `-d${seconds}s`, url(target, workload)] : ['wrk', '--latency', '-t1', '-c50', `-d${seconds}s`, '-H', 'Connection: close', url(target, workload)];
-  const r = await lab.exec('client', argv, { timeoutMs: (seconds + 30) * 1000 });
-  return parseWrk(r.stdout);
+/** Busy and total jiffies of the whole machine, from /proc/stat. */
+function cpuTimes(): { busy: number; total: number } {
+  const v = /^cpu\s+(.*)$/m.exec(readFileSync('/proc/stat', 'utf8'))![1]!.split(/\s+/).map(Number);
+  const total = v.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: total - v[3]! - v[4]!, total };
+}
+
+interface Run {
+  /** MB/s (stream) or connections/s (connect), both wrk instances summed. */
+  value: number;
+  errors: number;
+  /** CPU microseconds (all cores) per MB or per connection. */
+  cpuPer: number;
+}
+
+/** One run: two wrk instances side by side. */
+async function run(lab: Lab, target: Target, workload: Workload, seconds: number): Promise<Run> {
+  const hz = 100;
+  const before = cpuTimes();
+  const rs = await Promise.all(
+    urls(target, workload).map(async (u) => {
+      const argv = workload === 'stream' ? ['wrk', '--latency', '-t1', '-c4', `-d${seconds}s`, u] : ['wrk', '--latency', '-t1', '-c25', `-d${seconds}s`, '-H', 'Connection: close', u];
+      return parseWrk((await lab.exec('client', argv, { timeoutMs: (seconds + 30) * 1000 })).stdout);
+    }),
+  );
+  const after = cpuTimes();
+  const units = rs.reduce((n, r) => n + (workload === 'stream' ? r.bytesRead / 1e6 : r.requests), 0);
+  return {
+    value: rs.reduce((n, r) => n + (workload === 'stream' ? r.bytesPerSec / 1e6 : r.reqPerSec), 0),
+    errors: rs.reduce((n, r) => n + r.errors, 0),
+    // busy jiffies (USER_HZ 100) of the whole machine while the two ran
+    cpuPer: (((after.busy - before.busy) / hz) * 1e6) / Math.max(1, units),
+  };
 }
 
 async function main(): Promise<void> {
@@ -84,6 +124,20 @@ async function main(): Promise<void> {
     }
     await lab.exec('director', ['ip', 'addr', 'add', `${VIP}/24`, 'dev', 'eth0']);
     await lab.exec('director', ['sysctl', '-qw', 'net.ipv4.ip_forward=1']);
+    // the routed reference: the client reaches .13/.14 through the director, and the
+    // servers answer from them through it too (policy route by source); no redirects,
+    // no conntrack for them (the director's nat table would otherwise track them)
+    await lab.exec('director', ['sysctl', '-qw', 'net.ipv4.conf.all.send_redirects=0', 'net.ipv4.conf.eth0.send_redirects=0']);
+    await lab.exec('director', ['nft', '-f', '-'], {
+      input: `table ip palbench {\n chain raw {\n  type filter hook prerouting priority raw;\n  ip daddr { 10.99.${NET}.13, 10.99.${NET}.14 } notrack\n  ip saddr { 10.99.${NET}.13, 10.99.${NET}.14 } notrack\n }\n}\n`,
+    });
+    await lab.exec('client', ['sysctl', '-qw', 'net.ipv4.conf.all.accept_redirects=0', 'net.ipv4.conf.eth0.accept_redirects=0']);
+    for (const [rs, a] of [['rs1', 13], ['rs2', 14]] as const) {
+      await lab.exec(rs, ['ip', 'addr', 'add', `10.99.${NET}.${a}/32`, 'dev', 'eth0']);
+      await lab.exec(rs, ['ip', 'rule', 'add', 'from', `10.99.${NET}.${a}`, 'table', '100']);
+      await lab.exec(rs, ['ip', 'route', 'add', `10.99.${NET}.1/32`, 'via', `10.99.${NET}.2`, 'table', '100']);
+      await lab.exec('client', ['ip', 'route', 'add', `10.99.${NET}.${a}/32`, 'via', `10.99.${NET}.2`]);
+    }
     const file = path.join(tmp, 'cluster.yaml');
     writeFileSync(
       file,
@@ -115,34 +169,34 @@ services:
       if (t.stdout.includes('palisade_dr')) break;
       await new Promise((r) => setTimeout(r, 100));
     }
-    for (const t of ['direct', 'nat', 'dr'] as Target[]) {
-      const check = await lab.exec('client', ['wrk', '--latency', '-t1', '-c1', '-d1s', url(t, 'connect')], { timeoutMs: 30_000 });
+    for (const t of TARGETS) {
+      const check = await lab.exec('client', ['wrk', '--latency', '-t1', '-c1', '-d1s', urls(t, 'connect')[0]], { timeoutMs: 30_000 });
       if (parseWrk(check.stdout).requests === 0) throw new Error(`${t}: no answer; daemon output:\n${daemon.output()}`);
     }
-    const results: Record<string, { target: Target; workload: Workload; value: number; errors: number }[]> = {};
+    const results: (Run & { target: Target; workload: Workload })[] = [];
     for (let round = 1; round <= opts.rounds; round++) {
       for (const workload of ['stream', 'connect'] as Workload[]) {
-        for (const target of ['direct', 'nat', 'dr'] as Target[]) {
-          const r = await wrk(lab, target, workload, opts.duration);
-          const value = workload === 'stream' ? r.bytesPerSec / 1e6 : r.reqPerSec;
-          (results[`${workload}`] ??= []).push({ target, workload, value, errors: r.errors });
-          log(`round ${round} ${workload} ${target}: ${value.toFixed(workload === 'stream' ? 1 : 0)} ${workload === 'stream' ? 'MB/s' : 'conn/s'}${r.errors > 0 ? ` (${r.errors} errors)` : ''}`);
+        for (const target of TARGETS) {
+          const r = await run(lab, target, workload, opts.duration);
+          results.push({ ...r, target, workload });
+          const unit = workload === 'stream' ? 'MB/s' : 'conn/s';
+          log(`round ${round} ${workload} ${target}: ${r.value.toFixed(workload === 'stream' ? 1 : 0)} ${unit}, ${r.cpuPer.toFixed(0)} µs CPU per ${workload === 'stream' ? 'MB' : 'connection'}${r.errors > 0 ? ` (${r.errors} errors)` : ''}`);
         }
       }
     }
-    const lines: string[] = ['', `kernel L4 vs direct, ${opts.rounds} round(s) of ${opts.duration}s, median per target`, ''];
-    lines.push('| workload | direct | nat | dr | nat / direct | dr / direct |', '| --- | --- | --- | --- | --- | --- |');
+    const lines: string[] = ['', `kernel L4 vs direct, ${opts.rounds} round(s) of ${opts.duration}s, median per target; CPU = µs of the machine's CPU (both cores) per MB / per connection`, ''];
+    lines.push('| workload | | direct | routed (no LB) | nat | dr | nat ÷ direct | dr ÷ direct | routed ÷ direct | nat ÷ routed |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
     for (const workload of ['stream', 'connect'] as Workload[]) {
-      const med = (t: Target) => {
-        const v = results[workload]!.filter((x) => x.target === t).map((x) => x.value).toSorted((a, b) => a - b);
+      const med = (t: Target, key: 'value' | 'cpuPer'): number => {
+        const v = results.filter((x) => x.workload === workload && x.target === t).map((x) => x[key]).toSorted((a, b) => a - b);
         return v[Math.floor(v.length / 2)]!;
       };
-      const d = med('direct');
-      const unit = workload === 'stream' ? 'MB/s' : 'conn/s';
-      const f = (v: number) => `${v.toFixed(0)} ${unit}`;
-      lines.push(`| ${workload === 'stream' ? 'stream 4 MiB, 8 conns' : 'connect, 50 conns'} | ${f(d)} | ${f(med('nat'))} | ${f(med('dr'))} | ${(med('nat') / d).toFixed(2)} | ${(med('dr') / d).toFixed(2)} |`);
+      const name = workload === 'stream' ? 'stream 4 MiB, 2 × 4 conns' : 'connect, 2 × 25 conns';
+      const r = (a: Target, b: Target) => (med(a, 'value') / med(b, 'value')).toFixed(2);
+      lines.push(`| ${name} | ${workload === 'stream' ? 'MB/s' : 'conn/s'} | ${TARGETS.map((t) => med(t, 'value').toFixed(0)).join(' | ')} | ${r('nat', 'direct')} | ${r('dr', 'direct')} | ${r('routed', 'direct')} | ${r('nat', 'routed')} |`);
+      lines.push(`| | CPU µs per ${workload === 'stream' ? 'MB' : 'conn'} | ${TARGETS.map((t) => med(t, 'cpuPer').toFixed(0)).join(' | ')} | | | | |`);
     }
-    const errors = Object.values(results).flat().reduce((n, r) => n + r.errors, 0);
+    const errors = results.reduce((n, r) => n + r.errors, 0);
     if (errors > 0) lines.push('', `WARNING: ${errors} wrk errors (non-2xx or socket errors) in these runs: the figures are not valid`);
     process.stdout.write(`${lines.join('\n')}\n`);
   } finally {

@@ -297,6 +297,10 @@ export class Lab {
     await ip(['-n', this.switchNs, 'link', 'set', 'lo', 'up']);
     await ip(['-n', this.switchNs, 'link', 'add', this.bridge, 'type', 'bridge']);
     await ip(['-n', this.switchNs, 'link', 'set', this.bridge, 'up']);
+    // a switch, not a firewall: where br_netfilter is loaded (Docker loads it), bridged
+    // IP would go through the switch namespace's netfilter hooks on every hop
+    // (per-namespace sysctls since Linux 5.3)
+    await this.#run('ip', ['netns', 'exec', this.switchNs, 'sh', '-c', 'for f in /proc/sys/net/bridge/bridge-nf-call-*; do if [ -e "$f" ]; then echo 0 > "$f"; fi; done']);
     for (const h of this.hosts.values()) {
       await ip(['netns', 'add', h.ns]);
       this.#namespaces.push(h.ns);
