@@ -18,7 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, USAGE, type Options, type Target, type Workload } from './lib/args.ts';
 import { bigBody, haproxyCfg, originNginx, palisadeYaml, proxyNginx, SMALL_BODY } from './lib/configs.ts';
 import { ensureTools, versions, type Tools } from './lib/install.ts';
-import { cpuTimes, freePorts, groupCpuTicks, killAllSync, logTail, run, startProc, stopAll, waitForPort, type Proc } from './lib/procs.ts';
+import { benchmarkStopping, cpuTimes, freePorts, groupCpuTicks, logTail, run, runBenchmark, startProc, stopAll, waitForPort, type Proc } from './lib/procs.ts';
 import { renderTable, summarize, type RunRecord, type TargetStatus } from './lib/report.ts';
 import { parseWrk, type WrkResult } from './lib/wrk.ts';
 
@@ -60,7 +60,7 @@ async function startNginx(name: string, tools: Tools, dir: string, conf: string,
   return startProc(name, tools.nginx, ['-p', `${dir}/`, '-e', errLog, '-c', file], { cpus, logFile: path.join(dir, 'stdout.log') });
 }
 
-async function main(): Promise<number> {
+async function main(onCleanup: (fn: () => void) => void): Promise<number> {
   let opts: Options;
   try {
     opts = parseArgs(process.argv.slice(2), process.env);
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
   process.stdout.write(`${header}\n\n`);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-'));
-  removeTmp = opts.keepTmp ? () => log(`kept ${tmp}`) : () => rmSync(tmp, { recursive: true, force: true });
+  onCleanup(opts.keepTmp ? () => log(`kept ${tmp}`) : () => rmSync(tmp, { recursive: true, force: true }));
   // nginx workers drop root for an unprivileged user: they must be able to read the files.
   chmodSync(tmp, 0o755);
   const status: Record<string, TargetStatus> = {};
@@ -240,7 +240,7 @@ async function main(): Promise<number> {
           if (servers.get(target)!.proc.exit !== undefined) continue;
           log(`warm-up ${target} ${workload} ${warm}s`);
           await runWrk(target, workload, warm);
-          if (stopping) return 130;
+          if (benchmarkStopping()) return 130;
         }
       }
     }
@@ -254,7 +254,7 @@ async function main(): Promise<number> {
           }
           await sleep(300);
           const r = await runWrk(target, workload, dur);
-          if (stopping) return 130;
+          if (benchmarkStopping()) return 130;
           runs.push({ round, workload, target, ...r });
           const w = r.wrk;
           log(
@@ -299,35 +299,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await stopAll();
-    removeTmp?.();
-    removeTmp = undefined;
   }
 }
 
-/** Removes (or reports) the temporary directory; set once it exists. */
-let removeTmp: (() => void) | undefined;
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    log(`${sig}: stopping every process started by the benchmark`);
-    stopAll().finally(() => {
-      removeTmp?.();
-      process.exit(130);
-    });
-  });
-}
-process.on('exit', killAllSync);
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  async (err: unknown) => {
-    if (stopping) return;
-    log(`error: ${err instanceof Error ? err.message : String(err)}`);
-    await stopAll();
-    process.exitCode = 1;
-  },
-);
+runBenchmark(main, log);

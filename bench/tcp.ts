@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { originNginx, SMALL_BODY } from './lib/configs.ts';
 import { ensureTools, versions } from './lib/install.ts';
-import { cpuTimes, freePorts, groupCpuTicks, killAllSync, run, startProc, stopAll, waitForPort, type Proc } from './lib/procs.ts';
+import { cpuTimes, freePorts, groupCpuTicks, run, runBenchmark, startProc, stopAll, waitForPort, type Proc } from './lib/procs.ts';
 import { parseWrk } from './lib/wrk.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -83,7 +83,7 @@ function median(xs: number[]): number {
   return s.length === 0 ? Number.NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
-async function main(): Promise<number> {
+async function main(onCleanup: (fn: () => void) => void): Promise<number> {
   const o = args(process.argv.slice(2));
   const tools = await ensureTools(o.install, log);
   const repoNode = path.join(ROOT, 'node_modules/.bin/node');
@@ -94,7 +94,7 @@ async function main(): Promise<number> {
   process.stdout.write(`layout: proxy on cpu 0 (one process, one thread); wrk and the origin nginx on cpu 1; ${o.rounds} round(s) x ${o.duration}s\n\n`);
 
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'palisade-bench-tcp-'));
-  removeTmp = o.keepTmp ? () => log(`kept ${tmp}`) : () => rmSync(tmp, { recursive: true, force: true });
+  onCleanup(o.keepTmp ? () => log(`kept ${tmp}`) : () => rmSync(tmp, { recursive: true, force: true }));
   chmodSync(tmp, 0o755);
   try {
     const www = path.join(tmp, 'www');
@@ -177,34 +177,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await stopAll();
-    removeTmp?.();
-    removeTmp = undefined;
   }
 }
 
-let removeTmp: (() => void) | undefined;
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    log(`${sig}: stopping every process started by the benchmark`);
-    stopAll().finally(() => {
-      removeTmp?.();
-      process.exit(130);
-    });
-  });
-}
-process.on('exit', killAllSync);
-
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  async (err: unknown) => {
-    if (stopping) return;
-    log(`error: ${err instanceof Error ? err.message : String(err)}`);
-    await stopAll();
-    process.exitCode = 1;
-  },
-);
+runBenchmark(main, log);

@@ -225,3 +225,48 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
     });
   });
 }
+
+/**
+ * Runs a benchmark's `main` and cleans up after it, also on SIGINT / SIGTERM / SIGHUP
+ * and on a thrown error: every process it started is stopped, then what it handed to
+ * `onCleanup` (removing its temporary directory) runs. The exit code is main's.
+ */
+let stopping = false;
+
+/** True once `runBenchmark` got a signal: long loops should end early. */
+export function benchmarkStopping(): boolean {
+  return stopping;
+}
+
+export function runBenchmark(main: (onCleanup: (fn: () => void) => void) => Promise<number>, log: (msg: string) => void): void {
+  let cleanup: (() => void) | undefined;
+  const finish = async () => {
+    await stopAll();
+    const fn = cleanup;
+    cleanup = undefined;
+    fn?.();
+  };
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: stopping every process started by the benchmark`);
+      void finish().finally(() => process.exit(130));
+    });
+  }
+  process.on('exit', killAllSync);
+  main((fn) => {
+    cleanup = fn;
+  }).then(
+    async (code) => {
+      await finish();
+      process.exitCode = code;
+    },
+    async (err: unknown) => {
+      if (stopping) return;
+      log(`error: ${err instanceof Error ? err.message : String(err)}`);
+      await finish();
+      process.exitCode = 1;
+    },
+  );
+}
