@@ -3,14 +3,17 @@
  * acknowledgements and scheduled downtime in, events out (state changes, flapping,
  * downtime, acknowledgements, notifications due with their contacts). No I/O: the
  * caller delivers notifications and stores events. Time comes from an injected wall
- * clock (ms since the epoch), so that tests drive it from tables.
+ * clock (ms since the epoch), so that tests drive it from tables. `exportState` /
+ * `importState` give and take the state that survives a restart (retention.ts);
+ * the daemon keeps it in a file.
  */
 import type { MonitorConfig, MonitorHostConfig, MonitorServiceConfig } from '../../config/monitor-schema.ts';
 import type { CheckResult } from '../result.ts';
 import { createPeriods, type Periods } from '../notify/period.ts';
 import { isOkState, notificationViability, recipients, type Directory, type NotifyStatus, type NotifyTarget } from '../notify/rules.ts';
-import { isFlappingNow, percentStateChange, recordState } from './flapping.ts';
+import { FLAP_HISTORY, isFlappingNow, percentStateChange, recordState } from './flapping.ts';
 import { applyResult, hostStateOf, initialStatus, stateCode, type Transition } from './machine.ts';
+import { RETENTION_VERSION, type RetainedDowntime, type RetainedStatus, type RetentionSnapshot } from './retention.ts';
 import { refKey, type AnyState, type HostState, type MonitorEvent, type NotificationType, type ObjectRef, type ObjectStatus } from './types.ts';
 
 /** Wall-clock time in ms since the epoch (`Date.now` in production). */
@@ -70,6 +73,25 @@ export interface StatusSnapshot extends ObjectStatus {
   ref: ObjectRef;
   inDowntime: boolean;
 }
+
+/** What `importState` restored and what it left out, for the daemon's log. */
+export interface RetentionReport {
+  /** Hosts and services whose status was restored. */
+  restored: number;
+  /** Retained hosts and services that are no longer in the configuration (dropped), by key. */
+  unknown: string[];
+  /** Retained entries that do not fit (a host state on a service, a downtime that ends before it starts), each with why. */
+  invalid: string[];
+  /** Downtimes restored (pending and running). */
+  downtimes: number;
+  /** Downtimes that ended while the daemon was stopped (dropped): `#3 web1/http`. */
+  expired: string[];
+  /** Downtimes whose object or triggering downtime is gone (dropped), each with why. */
+  orphaned: string[];
+}
+
+const HOST_STATES: readonly AnyState[] = ['UP', 'DOWN', 'UNREACHABLE'];
+const SERVICE_STATES: readonly AnyState[] = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN'];
 
 export class UnknownObjectError extends Error {
   constructor(ref: ObjectRef) {
@@ -415,5 +437,134 @@ export class MonitorEngine {
       if (!this.#inDowntime(e.key)) this.#notify(e, 'DOWNTIMEEND', now, events);
     }
     return events;
+  }
+
+  // -------------------------------------------------------------------------
+  // State retention (Nagios retention.dat)
+
+  /** The state to keep across a restart (a copy; src/monitor/state/retention.ts has the format). */
+  exportState(): RetentionSnapshot {
+    const checks: Record<string, RetainedStatus> = {};
+    for (const e of this.#entries.values()) {
+      const { ack, ...rest } = e.status;
+      checks[e.key] = { ...rest, flapHistory: [...rest.flapHistory], notifiedOn: [...rest.notifiedOn], ...(ack !== undefined && { ack: { ...ack } }) };
+    }
+    const downtimes = [...this.#downtimes.values()].map(
+      (d): RetainedDowntime => ({
+        id: d.id,
+        ref: { host: d.ref.host, ...(d.ref.service !== undefined && { service: d.ref.service }) },
+        start: d.start,
+        end: d.end,
+        fixed: d.fixed,
+        ...(d.duration !== undefined && { duration: d.duration }),
+        ...(d.triggeredBy !== undefined && { triggeredBy: d.triggeredBy }),
+        author: d.author,
+        comment: d.comment,
+        ...(d.startedAt !== undefined && { startedAt: d.startedAt }),
+      }),
+    );
+    return { version: RETENTION_VERSION, saved: this.#clock.now(), nextDowntimeId: this.#nextDowntime, checks, downtimes };
+  }
+
+  /**
+   * Restores a snapshot into this engine, built from the configuration of now and
+   * not yet fed any result (the daemon's start, before the first check). Like Nagios
+   * reading retention.dat: hosts and services no longer configured are dropped, and
+   * so are downtimes that ended while the daemon was stopped or whose object or
+   * trigger is gone. The rest is fitted to today's configuration: the attempt to
+   * `max_check_attempts`, the next check to at most one interval from now, flapping
+   * to whether flap detection is still on. Emits nothing: only the process changed.
+   */
+  importState(s: RetentionSnapshot): RetentionReport {
+    const now = this.#clock.now();
+    const report: RetentionReport = { restored: 0, unknown: [], invalid: [], downtimes: 0, expired: [], orphaned: [] };
+    for (const [key, r] of Object.entries(s.checks)) {
+      const e = this.#entries.get(key);
+      if (e === undefined) {
+        report.unknown.push(key);
+        continue;
+      }
+      const allowed = e.kind === 'host' ? HOST_STATES : SERVICE_STATES;
+      const wrong = [r.state, r.lastHardState, ...r.notifiedOn].find((x) => !allowed.includes(x));
+      if (wrong !== undefined) {
+        report.invalid.push(`${key}: ${wrong} is not a ${e.kind} state`);
+        continue;
+      }
+      e.status = this.#fitted(e, r, now);
+      report.restored++;
+    }
+
+    this.#downtimes.clear();
+    for (const d of s.downtimes) {
+      const e = this.#entries.get(refKey(d.ref));
+      const name = `#${d.id} ${refKey(d.ref)}`;
+      if (e === undefined) report.orphaned.push(`${name}: no longer in the configuration`);
+      else if (!(d.end > d.start)) report.invalid.push(`downtime ${name}: ends before it starts`);
+      else if (!d.fixed && d.duration === undefined) report.invalid.push(`downtime ${name}: flexible without a duration`);
+      else if (this.#downtimes.has(d.id)) report.invalid.push(`downtime ${name}: a second downtime with this id`);
+      // The end as tick() reckons it: a running flexible downtime lasts its duration.
+      else if (now >= (d.startedAt === undefined || d.fixed ? d.end : d.startedAt + (d.duration ?? 0))) report.expired.push(name);
+      else {
+        this.#downtimes.set(d.id, {
+          id: d.id,
+          ref: e.ref,
+          start: d.start,
+          end: d.end,
+          fixed: d.fixed,
+          ...(d.duration !== undefined && { duration: d.duration }),
+          ...(d.triggeredBy !== undefined && { triggeredBy: d.triggeredBy }),
+          author: d.author,
+          comment: d.comment,
+          startedAt: d.startedAt,
+        });
+      }
+    }
+    // A pending triggered downtime waits for its trigger: without it, it would never start.
+    for (let again = true; again; ) {
+      again = false;
+      for (const d of this.#downtimes.values()) {
+        if (d.startedAt !== undefined || d.triggeredBy === undefined || this.#downtimes.has(d.triggeredBy)) continue;
+        this.#downtimes.delete(d.id);
+        report.orphaned.push(`#${d.id} ${refKey(d.ref)}: its triggering downtime #${d.triggeredBy} is gone`);
+        again = true;
+      }
+    }
+    report.downtimes = this.#downtimes.size;
+    let next = Math.max(this.#nextDowntime, s.nextDowntimeId);
+    for (const d of s.downtimes) next = Math.max(next, d.id + 1);
+    this.#nextDowntime = next;
+    return report;
+  }
+
+  /** A retained status fitted to the object's configuration of now. */
+  #fitted(e: Entry, r: RetainedStatus, now: number): ObjectStatus {
+    const okState: AnyState = e.kind === 'host' ? 'UP' : 'OK';
+    const softProblem = r.stateType === 'SOFT' && r.state !== okState;
+    // An older, shorter history: the oldest state stands for the ones before it (as initialHistory does).
+    const history = [...Array<number>(Math.max(0, FLAP_HISTORY - r.flapHistory.length)).fill(r.flapHistory[0] ?? 0), ...r.flapHistory];
+    // Flap detection turned off since: flapping would never end, and would hold notifications back for good.
+    const flapping = e.flapEnabled && r.isFlapping;
+    return {
+      state: r.state,
+      stateType: r.stateType,
+      attempt: Math.min(r.attempt, e.maxAttempts),
+      lastHardState: r.lastHardState,
+      lastCheck: r.lastCheck,
+      nextCheck: Math.min(r.nextCheck, now + (softProblem ? e.retryInterval : e.checkInterval)),
+      lastStateChange: r.lastStateChange,
+      lastHardStateChange: r.lastHardStateChange,
+      lastTimeOk: r.lastTimeOk,
+      output: r.output,
+      flapHistory: history,
+      isFlapping: flapping,
+      percentStateChange: percentStateChange(history),
+      ack: r.ack === undefined || r.state === okState ? undefined : { ...r.ack },
+      notificationNumber: r.notificationNumber,
+      lastNotification: r.lastNotification,
+      nextNotification: r.nextNotification,
+      noMoreNotifications: r.noMoreNotifications,
+      notifiedOn: [...r.notifiedOn],
+      recoveryHeld: r.recoveryHeld && flapping,
+    };
   }
 }
