@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import type { CheckResult, PerfDatum } from '../monitor/result.ts';
+import type { CheckResult, PerfDatum } from '../core/check-result.ts';
 import { HistoryStore, type StoreOptions } from './history.ts';
 
 const DAY = 86_400_000;

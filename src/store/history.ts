@@ -21,16 +21,18 @@ import { dirname } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { parseNagiosRange } from '../core/nagios-range.ts';
 import type { CheckResult, PerfDatum } from '../core/check-result.ts';
+import { VIEWS, type Series, type SeriesPoint, type TierName, type ViewName } from '../core/series.ts';
 
-/** Rollup tiers: bucket width in seconds and table name. */
+// The series contract lives in core (the dashboard reads it too); re-exported for the store's clients.
+export { VIEWS, type Series, type SeriesPoint, type TierName, type ViewName } from '../core/series.ts';
+
+/** Rollup tiers (every TierName but raw): bucket width in seconds and table name. */
 export const TIERS = [
   { name: '1m', step: 60, table: 'r_1m' },
   { name: '5m', step: 300, table: 'r_5m' },
   { name: '1h', step: 3600, table: 'r_1h' },
   { name: '6h', step: 21600, table: 'r_6h' },
-] as const;
-
-export type TierName = 'raw' | (typeof TIERS)[number]['name'];
+] as const satisfies readonly { name: Exclude<TierName, 'raw'>; step: number; table: string }[];
 
 /** Retention per tier, ms. */
 export interface Retention {
@@ -84,33 +86,6 @@ export interface AuditEntry {
   object: string;
   detail: unknown;
 }
-
-export interface SeriesPoint {
-  /** Bucket start (or the sample's time for raw), ms since the epoch. */
-  t: number;
-  min: number;
-  avg: number;
-  max: number;
-}
-
-export interface Series {
-  object: string;
-  label: string;
-  uom: string;
-  tier: TierName;
-  /** Bucket width in ms (0 for raw samples). */
-  step: number;
-  points: SeriesPoint[];
-  /** Threshold lines from the latest perfdata: the finite ends of the ranges. */
-  warn: number[];
-  crit: number[];
-  min: number | undefined;
-  max: number | undefined;
-}
-
-/** pnp4nagios' default views. */
-export const VIEWS = { '4h': 4 * 3_600_000, '25h': 25 * 3_600_000, week: 7 * 86_400_000, month: 31 * 86_400_000, year: 365 * 86_400_000 } as const;
-export type ViewName = keyof typeof VIEWS;
 
 interface MetricRow {
   id: number;

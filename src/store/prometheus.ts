@@ -1,7 +1,8 @@
 /**
  * Prometheus text exposition (format 0.0.4) of check states and perfdata values:
  * the content of `/metrics` (the HTTP endpoint comes with the dashboard). It reads
- * one snapshot, the same the API and dashboard render.
+ * one snapshot, the same the API and dashboard render. Its content type is
+ * core/prometheus.ts's PROMETHEUS_CONTENT_TYPE.
  */
 import type { PerfDatum } from '../core/check-result.ts';
 
@@ -20,9 +21,6 @@ export interface CheckSnapshot {
   lastCheck: number;
   perfdata?: readonly PerfDatum[];
 }
-
-/** The content type to answer `/metrics` with. */
-export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const STATE_CODE: Readonly<Record<string, number>> = { OK: 0, WARNING: 1, CRITICAL: 2, UNKNOWN: 3, UP: 0, DOWN: 1, UNREACHABLE: 2 };
 

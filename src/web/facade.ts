@@ -6,7 +6,7 @@
  */
 import type { DaemonStatus } from '../app/daemon.ts';
 import type { WebConfig, WebUserConfig } from '../config/web-schema.ts';
-import type { Series, ViewName } from '../store/history.ts';
+import type { Series, ViewName } from '../core/series.ts';
 
 export type { Series, ViewName };
 

@@ -23,8 +23,8 @@ import { LoginLimiter, SessionStore, sameSecret, sha256Hex, verifyPassword } fro
 import { buildBundle, type Bundle } from './bundle.ts';
 import type { BackendAction, WebFacade } from './facade.ts';
 import { LiveState, sseFrame } from './live.ts';
-import { VIEWS, type ViewName } from '../store/history.ts';
-import { PROMETHEUS_CONTENT_TYPE } from '../store/prometheus.ts';
+import { VIEWS, type ViewName } from '../core/series.ts';
+import { PROMETHEUS_CONTENT_TYPE } from '../core/prometheus.ts';
 import { LogSampler } from '../core/log-sampler.ts';
 
 export const SESSION_COOKIE = 'palisade_session';
