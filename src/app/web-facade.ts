@@ -29,6 +29,10 @@ import { MonitorRuntime } from './monitor.ts';
 import { metricsText } from './metrics.ts';
 import { createMonitorRuntime, deliveryEntry } from './monitor-role.ts';
 
+// The views `palisade status`, `ack` and `downtime` (src/cli) print: the front ends
+// reach the web layer through app, not web's insides (DESIGN).
+export type { CheckView, DowntimeView } from '../web/facade.ts';
+
 const TIMELINE_KEEP = 500;
 const PEER_TIMEOUT_MS = 700;
 /** Peer statuses are reused this long, ms (several pages, one request). */

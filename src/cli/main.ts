@@ -6,9 +6,9 @@ import { parseArgs } from 'node:util';
 import { controlRequest, controlSocketPath, defaultRuntimeDir } from '../app/control.ts';
 import { Daemon, type DaemonStatus, type ReloadResult } from '../app/daemon.ts';
 import { hostAddresses, selectNode } from '../app/node.ts';
+import { formatStatus } from '../app/status-text.ts';
 import { loadClusterFile, summarize } from '../config/load.ts';
 import { ConfigError, errorMessage, formatProblem } from '../core/errors.ts';
-import { formatStatus } from './format.ts';
 
 const USAGE = `palisade: a high-availability load-balancing cluster in one daemon
 
@@ -135,7 +135,7 @@ async function main(argv: string[]): Promise<void> {
       const r = (await controlRequest(path, { cmd: 'status' })) as { ok: boolean; status: DaemonStatus; error?: string };
       if (!r.ok) fail(r.error ?? 'status failed', EXIT_INVALID);
       // The node that runs the monitor adds its check summary (in JSON: `checks: { totals, problems }`).
-      const c = (await controlRequest(path, { cmd: 'checks' }, 2_000).catch(() => undefined)) as { checks?: import('../web/facade.ts').CheckView[] } | undefined;
+      const c = (await controlRequest(path, { cmd: 'checks' }, 2_000).catch(() => undefined)) as { checks?: import('../app/web-facade.ts').CheckView[] } | undefined;
       const checks = c?.checks !== undefined && c.checks.length > 0 ? c.checks : undefined;
       const web = checks === undefined ? undefined : await import('./web.ts');
       if (values.json) process.stdout.write(`${JSON.stringify(web === undefined ? r.status : { ...r.status, checks: web.checkSummary(checks!) }, null, 2)}\n`);

@@ -6,11 +6,10 @@
  */
 import { parseArgs } from 'node:util';
 import { controlRequest, controlSocketPath, defaultRuntimeDir } from '../app/control.ts';
-import { webNodeOf } from '../app/web-facade.ts';
+import { hashPassword, newToken } from '../app/web-auth.ts';
+import { webNodeOf, type CheckView, type DowntimeView } from '../app/web-facade.ts';
 import { loadClusterFile } from '../config/load.ts';
 import { errorMessage, formatProblem, ConfigError } from '../core/errors.ts';
-import type { CheckView, DowntimeView } from '../web/facade.ts';
-import { hashPassword, newToken } from '../web/auth.ts';
 
 const USAGE = `usage:
   palisade passwd [--token]              read a password on standard input, print its hash for web.users

@@ -12,10 +12,10 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { controlRequest, controlSocketPath } from '../app/control.ts';
 import type { DaemonStatus } from '../app/daemon.ts';
+import { formatStatus } from '../app/status-text.ts';
+import { hashPassword } from '../app/web-auth.ts';
 import { errorMessage } from '../core/errors.ts';
-import { formatStatus } from '../cli/format.ts';
 import { randomBytes } from 'node:crypto';
-import { hashPassword } from '../web/auth.ts';
 
 export interface DemoOptions {
   /** Port of the load balancer on 127.0.0.1; the web servers take the next three if free. 0 = any. */

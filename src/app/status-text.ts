@@ -1,5 +1,8 @@
-/** Terminal renderings of the daemon's state. */
-import type { DaemonStatus } from '../app/daemon.ts';
+/**
+ * Terminal renderings of the daemon's state, part of app's facade: `palisade status`
+ * (src/cli) and the demo's `status` command (src/lab) print the same text.
+ */
+import type { DaemonStatus } from './daemon.ts';
 
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length);
