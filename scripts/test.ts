@@ -1,5 +1,6 @@
 /**
- * Runs every test suite: type check, lint, unit, integration, system, browser.
+ * Runs every test suite: type check, lint, import rules, unit, integration, system,
+ * browser.
  *
  *   node scripts/test.ts              every suite
  *   node scripts/test.ts unit ...     only the named ones
@@ -49,6 +50,8 @@ function which(cmd: string): boolean {
 const suites: Suite[] = [
   { name: 'typecheck', command: [bin('tsc'), '--noEmit', '-p', '.'] },
   { name: 'lint', command: [bin('oxlint'), '--deny-warnings', '-f', 'unix', 'src', 'test', 'bench', 'scripts'] },
+  /** DESIGN.md's "what may import what" (scripts/check-imports.ts). */
+  { name: 'imports', command: [process.execPath, join(root, 'scripts', 'check-imports.ts')] },
   { name: 'unit', files: () => findTests('src') },
   { name: 'integration', files: () => findTests('test/integration'), concurrency: 1 },
   {
