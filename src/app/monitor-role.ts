@@ -1,7 +1,8 @@
 /**
  * Wiring of the monitor runtime into the daemon (the web role creates it): the
- * agents it calls, the status provider of the `vrrp` / `backends` checks, and
- * Palisade's own events from `daemon.events` into the notification path.
+ * agents it calls, the status provider of the `vrrp` / `backends` checks,
+ * Palisade's own events from `daemon.events` into the notification path, and the
+ * state retained by the last run.
  */
 import { resolve } from 'node:path';
 import type { MonitorConfig } from '../config/monitor-schema.ts';
@@ -22,6 +23,8 @@ export async function createMonitorRuntime(daemon: Daemon, cfg: MonitorConfig, r
   const agents = await monitorAgents(config(), resolve(daemon.file, '..'));
   const monitor = new MonitorRuntime(cfg, { log: daemon.log, runtimeDir, palisade: statusProvider(config, view), ...(agents !== undefined && { agents }) });
   monitor.own(daemon.events.on((e) => monitor.palisadeEvent(e)));
+  // Before the first check runs (the caller starts it): acknowledgements and downtime survive a restart.
+  await monitor.restore();
   return monitor;
 }
 

@@ -12,10 +12,15 @@
  * - Agents: a host with `run_on: NODE` is checked by asking NODE's agent to run the
  *   check by name (src/agent); results the agents push (`pushed`) count as checks,
  *   so a pushed result postpones the next call.
+ * - State retention (`monitor.retention`): `restore()` before `start()` reads the
+ *   state the last run kept (monitor-retention.ts); it is written every
+ *   `retention_interval`, after each acknowledgement and downtime change, and by
+ *   `close()`.
  *
  * The decisions are the state engine's and the notification rules'; this file only
  * schedules and moves results.
  */
+import { rename } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { MonitorConfig } from '../config/monitor-schema.ts';
 import type { Logger } from '../core/logger.ts';
@@ -32,6 +37,7 @@ import type { CheckResult, PerfDatum } from '../monitor/result.ts';
 import { MonitorEngine, type AckRequest, type StatusSnapshot } from '../monitor/state/engine.ts';
 import { refKey, type MonitorEvent, type ObjectRef } from '../monitor/state/types.ts';
 import { StoreClient } from '../store/client.ts';
+import { readRetention, retentionPath, RetentionWriter } from './monitor-retention.ts';
 
 interface Scheduled {
   ref: ObjectRef;
@@ -95,6 +101,9 @@ export class MonitorRuntime {
   /** Last perfdata per object (for /metrics). */
   readonly #perfdata = new Map<string, readonly PerfDatum[]>();
   readonly notifier: Notifier | undefined;
+  /** Writes the retained state; undefined with `monitor.retention: false`. */
+  readonly retention: RetentionWriter | undefined;
+  #started = false;
   #timer: NodeJS.Timeout | undefined;
   /** The last fill stopped at the concurrency limit: fill again as checks end. */
   #saturated = false;
@@ -118,6 +127,7 @@ export class MonitorRuntime {
       now: this.#now,
       onError: (err) => this.#log.error({ err: errorMessage(err) }, 'monitor: history store write failed'),
     });
+    if (cfg.retention) this.retention = new RetentionWriter({ file: retentionPath(o.runtimeDir, cfg), snapshot: () => this.engine.exportState(), log: o.log, intervalMs: cfg.retention_interval });
     const deps = { now: this.#now, ...(o.palisade !== undefined && { palisade: o.palisade }) };
     for (const [hn, h] of Object.entries(cfg.hosts)) {
       const node = h.run_on === 'monitor' ? undefined : h.run_on;
@@ -222,7 +232,46 @@ export class MonitorRuntime {
     return this.#perfdata.get(object) ?? [];
   }
 
+  /**
+   * Restores the state the last run kept (acknowledgements, downtime, soft attempts,
+   * notification bookkeeping…), before `start()`. Never throws and never stops the
+   * start: a file that cannot be used is a warning naming it and why, it is moved
+   * aside (`.rejected`) so that the next write does not destroy it, and the monitor
+   * starts fresh.
+   */
+  async restore(): Promise<void> {
+    const file = this.retention?.file;
+    if (file === undefined) return;
+    const r = await readRetention(file);
+    if (r.kind === 'none') {
+      this.#log.info({ file }, `monitor: no retained state in ${file}: starting fresh`);
+      return;
+    }
+    if (r.kind === 'refused') {
+      const kept = `${file}.rejected`;
+      const moved = !r.unreadable && (await rename(file, kept).then(() => true, () => false));
+      this.#log.warn({ file, reason: r.reason, ...(moved && { kept }) }, `monitor: retained state in ${file} not used: ${r.reason}; starting fresh${moved ? ` (the file is kept as ${kept})` : ''}`);
+      return;
+    }
+    try {
+      const report = this.engine.importState(r.snapshot);
+      const acks = this.engine.snapshot().filter((s) => s.ack !== undefined).length;
+      this.#log.info(
+        { file, saved: new Date(r.snapshot.saved).toISOString(), restored: report.restored, downtimes: report.downtimes, acknowledgements: acks },
+        `monitor: retained state restored from ${file}: ${report.restored} hosts and services, ${acks} acknowledgements, ${report.downtimes} downtimes`,
+      );
+      if (report.unknown.length > 0) this.#log.info({ file, count: report.unknown.length, objects: report.unknown }, `monitor: retained state of ${report.unknown.length} hosts and services no longer in the cluster file dropped`);
+      if (report.expired.length > 0) this.#log.info({ file, count: report.expired.length, downtimes: report.expired }, `monitor: ${report.expired.length} retained downtimes ended while stopped: dropped`);
+      if (report.orphaned.length > 0) this.#log.info({ file, count: report.orphaned.length, downtimes: report.orphaned }, `monitor: ${report.orphaned.length} retained downtimes dropped: their object or trigger is gone`);
+      if (report.invalid.length > 0) this.#log.warn({ file, count: report.invalid.length, entries: report.invalid }, `monitor: ${report.invalid.length} retained entries in ${file} do not fit and were left out`);
+    } catch (err) {
+      this.#log.warn({ file, reason: errorMessage(err) }, `monitor: retained state in ${file} could not be restored: ${errorMessage(err)}`);
+    }
+  }
+
   start(): void {
+    this.#started = true;
+    this.retention?.start();
     this.#timer = setInterval(() => this.#tick(), TICK_MS);
     this.#timer.unref();
     this.#tick();
@@ -327,19 +376,27 @@ export class MonitorRuntime {
 
   acknowledge(object: string, req: AckRequest): void {
     this.#emit(this.engine.acknowledge(MonitorRuntime.refOf(object), req));
+    this.#retain();
   }
 
   /** Removes the acknowledgement of an object; false when it had none. */
   removeAcknowledgement(object: string): boolean {
     const events = this.engine.removeAcknowledgement(MonitorRuntime.refOf(object));
     this.#emit(events);
+    if (events.length > 0) this.#retain();
     return events.length > 0;
+  }
+
+  /** An operator's change is written at once, not at the next interval: a restart must not lose it. */
+  #retain(): void {
+    void this.retention?.save();
   }
 
   /** Fixed downtime from start to end; with `duration` (ms), flexible: it starts when the object enters a problem state between start and end. */
   scheduleDowntime(object: string, start: number, end: number, author: string, comment: string, duration?: number): number {
     const r = this.engine.scheduleDowntime({ ref: MonitorRuntime.refOf(object), start, end, fixed: duration === undefined, ...(duration !== undefined && { duration }), author, comment });
     this.#emit(r.events);
+    this.#retain();
     return r.id;
   }
 
@@ -347,19 +404,25 @@ export class MonitorRuntime {
   cancelDowntime(id: number): boolean {
     if (!this.engine.downtimes().some((d) => d.id === id)) return false;
     this.#emit(this.engine.cancelDowntime(id));
+    this.#retain();
     return true;
   }
 
-  /** Stops checks and notifications; resolves once the store has committed what was queued. */
-  close(): Promise<void> {
+  /** Stops checks and notifications; resolves once the retained state is written (if started) and the store has committed what was queued. */
+  async close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#abort.abort();
     for (const c of this.#cleanups.splice(0)) c();
     this.notifier?.close();
     this.#agents?.client.close();
-    return this.store.close().catch((err: unknown) => {
-      this.#log.error({ err: errorMessage(err) }, 'monitor: closing the history store failed');
-    });
+    // Not started (the dashboard could not listen): the file still holds what restore() read.
+    const retained = this.#started ? this.retention?.close() : undefined;
+    await Promise.all([
+      retained,
+      this.store.close().catch((err: unknown) => {
+        this.#log.error({ err: errorMessage(err) }, 'monitor: closing the history store failed');
+      }),
+    ]);
   }
 }
 

@@ -64,6 +64,28 @@ test('defaults like Nagios, and references resolved', () => {
   assert.equal(m.channels.email!.port, 587);
   assert.equal(m.channels.email!.security, 'starttls');
   assert.equal(m.store.retention_6h, 370 * 86_400_000);
+  assert.equal(m.retention, true);
+  assert.equal(m.retention_interval, 60_000);
+});
+
+test('state retention: on by default, written every minute; 0 = only at shutdown and after operator actions', () => {
+  const table: Array<[string, boolean, number | RegExp]> = [
+    ['retention_interval: 5m', true, 300_000],
+    ['retention_interval: 0', true, 0],
+    ['retention: false', false, 60_000],
+    ['retention_interval: 100ms', true, /^monitor\.retention_interval: expected 0 \(write only at shutdown and after operator actions\) or a duration of at least 1s/],
+    ['retention: "no"', true, /^monitor\.retention: /],
+  ];
+  for (const [line, on, want] of table) {
+    const text = BASE.replace('monitor:\n', `monitor:\n  ${line}\n`);
+    if (want instanceof RegExp) {
+      const p = problems(text);
+      assert.ok(p.some((x) => want.test(x)), `${line}: ${p.join(' | ')}`);
+      continue;
+    }
+    const m = parseClusterText(text, 'c.yaml').config.monitor!;
+    assert.deepEqual([m.retention, m.retention_interval], [on, want], line);
+  }
 });
 
 test('unknown references are errors that name the path', () => {

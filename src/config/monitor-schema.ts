@@ -405,6 +405,16 @@ export const monitorSchema = z
     delivery: deliverySchema,
     palisade_events: palisadeEventsSchema,
     store: storeSchema,
+    /**
+     * Keep the state logic's state across restarts (Nagios `retain_state_information`):
+     * states, attempts, flap history, acknowledgements, downtime, notification
+     * bookkeeping, in a JSON file beside the store. Default true.
+     */
+    retention: z.boolean().default(true),
+    /** Retained state is written this often, in ms, besides at shutdown and after each operator action; 0 = only then (Nagios `retention_update_interval`). Default 60s. */
+    retention_interval: durationAtLeast(0)
+      .refine((ms) => ms === 0 || ms >= 1_000, 'expected 0 (write only at shutdown and after operator actions) or a duration of at least 1s')
+      .default(60_000),
   })
   .superRefine((m, ctx) => {
     for (const p of monitorProblems(m)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });

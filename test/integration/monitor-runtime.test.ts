@@ -7,6 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { webhookReceiver } from '../helpers/webhook.ts';
 import { freePort, request, startBackend, startProxy, waitFor } from '../helpers/http.ts';
@@ -18,9 +21,12 @@ test('notifications and Palisade events are delivered, the backends check reads 
   const up = await startBackend(t, 'up');
   const [dead, webPort, nowhere] = await Promise.all([freePort(), freePort(), freePort()]);
   const sha = createHash('sha256').update(API_TOKEN).digest('hex');
+  // Its own runtime directory: the monitor's store and retained state would otherwise carry over from the last run (local/dead already notified).
+  const dir = await mkdtemp(join(tmpdir(), 'palisade-monitor-runtime-'));
   const p = await startProxy(
     t,
-    `services:
+    `runtime_dir: ${dir}
+services:
   www:
     listen: 127.0.0.1:0
     backends: [${up.address}, 127.0.0.1:${dead}]
@@ -42,6 +48,7 @@ monitor:
         pool: { check: { builtin: backends, service: www, warning: "2:" }, max_check_attempts: 1, check_interval: 1s }
 `,
   );
+  t.after(() => rm(dir, { recursive: true, force: true })); // after the daemon has stopped (hooks run in order)
   const auth = { authorization: `Bearer ${API_TOKEN}` };
   const base = `http://127.0.0.1:${webPort}`;
   await request(`${p.url}/`); // one request through the proxy, for the traffic counters
