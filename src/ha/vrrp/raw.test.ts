@@ -15,7 +15,7 @@ function native(code: string, syscall: string, message: string): Error {
 test('the addon is built (npm ci runs scripts/build-native.mjs) and loads', () => {
   assert.ok(addonPath()?.endsWith('build/Release/vrrp_socket.node'), 'build/Release/vrrp_socket.node exists: run `node scripts/build-native.mjs`');
   const addon = loadAddon();
-  assert.deepEqual(Object.keys(addon).toSorted(), ['addr', 'close', 'frame', 'hwaddr', 'join', 'leave', 'open', 'poll', 'recv', 'send']);
+  assert.deepEqual(Object.keys(addon).toSorted(), ['addr', 'close', 'conntrack', 'frame', 'hwaddr', 'join', 'leave', 'open', 'poll', 'recv', 'send']);
 });
 
 test('native errors get a hint an operator can act on', () => {
@@ -122,4 +122,24 @@ test('netlink, MAC and frame calls: bad arguments are refused by name; a missing
   assert.throws(() => netlinkAddress('add', '127.0.0.9', 32, 'nosuch0'), (err: Error & { code?: string }) => err.code === 'PALISADE_HA_VIP' && /nosuch0.*no interface nosuch0 here/.test(err.message));
   assert.throws(() => interfaceMac('nosuch0'), (err: Error & { code?: string }) => err.code === 'PALISADE_HA_GARP' && /nosuch0/.test(err.message));
   assert.match(interfaceMac('lo'), /^00:00:00:00:00:00$/);
+});
+
+test('conntrack: bad rows are refused at the call; a dump resolves off the loop with 16 counters per row (root), or rejects with EPERM', async () => {
+  const addon = loadAddon();
+  assert.throws(() => addon.conntrack(new Uint32Array(4) as never), /rows must be a Uint32Array of \[protocol, vip, vport, server, sport\] rows/);
+  assert.throws(() => addon.conntrack(new Uint8Array(5) as never), /rows must be a Uint32Array/);
+  assert.throws(() => addon.conntrack(Uint32Array.of(6, 1, 70_000, 2, 80)), /ports 0-65535/);
+  // one row that matches nothing here (192.0.2.10:80 → 10.0.0.1:8080), and the same row again
+  const dump = addon.conntrack(Uint32Array.of(6, 0xc000020a, 80, 0x0a000001, 8080, 6, 0xc000020a, 80, 0x0a000001, 8080));
+  assert.ok(dump instanceof Promise);
+  try {
+    const a = await dump;
+    assert.equal(a.counts.length, 32);
+    assert.ok(a.counts.every((n) => n === 0));
+    assert.deepEqual([a.dumps, a.filtered, a.malformed], [1, true, 0]);
+    assert.ok(a.entries >= 0 && a.elapsedMs >= 0);
+  } catch (err) {
+    assert.equal(process.getuid?.() === 0, false, `as root the dump works: ${(err as Error).message}`);
+    assert.equal((err as { code?: string }).code, 'EPERM');
+  }
 });

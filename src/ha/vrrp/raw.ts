@@ -45,6 +45,11 @@ interface Addon {
   addr(op: 'add' | 'del', ifname: string, address: string, prefixlen: number): boolean;
   hwaddr(ifname: string): string;
   frame(ifname: string, bytes: Uint8Array): number;
+  /**
+   * Dumps conntrack (ctnetlink, AF_INET) on a thread-pool thread and counts the entries
+   * of each row by TCP state; used by app/l4-kernel.ts (see src/proxy/kernel/conntrack.ts).
+   */
+  conntrack(rows: Uint32Array): Promise<{ counts: Uint32Array; entries: number; matched: number; malformed: number; elapsedMs: number; dumps: number; filtered: boolean; interrupted: boolean }>;
 }
 
 const ADDON_FILE = join('build', 'Release', 'vrrp_socket.node');
