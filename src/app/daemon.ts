@@ -12,6 +12,7 @@ import { ConfigError, errorMessage, formatProblem } from '../core/errors.ts';
 import { EventBus } from '../core/events.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { configBaseDir, HttpProxy, type ServiceSnapshot } from '../proxy/http/server.ts';
+import type { L4ServiceSnapshot } from '../proxy/tcp/proxy.ts';
 import { ControlServer, controlSocketPath, defaultRuntimeDir, type ControlRequest } from './control.ts';
 import { hostAddresses, selectNode, type SelectedNode } from './node.ts';
 import { WorkerPool } from './workers.ts';
@@ -43,13 +44,21 @@ export interface ReloadResult {
   summary?: string;
 }
 
+/**
+ * A service in the status: an HTTP service, or a tcp/udp one with what it adds
+ * (`protocol`, `flows`, `kernel`). A kernel service's backends have null
+ * `active`/`inactive` where this node cannot know them (src/proxy/backends.ts).
+ */
+export type StatusService = Omit<ServiceSnapshot, 'backends'> & Partial<Omit<L4ServiceSnapshot, keyof ServiceSnapshot>> & { backends: L4ServiceSnapshot['backends'] };
+
 export interface DaemonStatus {
   cluster: string;
   node: string;
   pid: number;
   workers: number;
   config: string;
-  services: ServiceSnapshot[];
+  /** HTTP services, then tcp/udp services. */
+  services: StatusService[];
   vrrp: InstanceStatus[];
 }
 

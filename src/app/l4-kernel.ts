@@ -12,19 +12,48 @@
  * a change: conntrack keeps a NAT flow's translation, and in DR the slots of other
  * backends do not move. A service whose listen address is one of this node's VRRP
  * VIPs is in the ruleset only while the VIP is held; others always.
+ *
+ * Connection counts (LVS ActiveConn / InActConn) of mode nat services come from a
+ * conntrack dump (src/proxy/kernel/conntrack.ts), read on demand: `refresh()`, which
+ * `palisade status`, the dashboard and /metrics go through, dumps at most once per
+ * CONNTRACK_TTL_MS (concurrent callers share the dump in flight), and nothing is
+ * read while nobody asks. A timer would cost a dump every period whether or not
+ * anyone looks, and still be up to one period old. mode dr keeps no state on the
+ * director: its counts are unknown (null).
  */
 import { execFile } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { readFile } from 'node:fs/promises';
 import type { ClusterConfig, TcpServiceConfig, UdpServiceConfig } from '../config/schema.ts';
-import { errorMessage } from '../core/errors.ts';
+import { type Clock, systemClock } from '../core/clock.ts';
+import { errorMessage, PalisadeError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { Nft } from '../firewall/nft.ts';
+import { loadAddon } from '../ha/vrrp/raw.ts';
 import type { BackendState } from '../health/index.ts';
+import type { KernelBackendSnapshot } from '../proxy/backends.ts';
+import { type ConnectionCounts, type ConntrackAnswer, type ConntrackDump, type ConntrackRow, conntrackHint, encodeConntrackRows, sumByKey } from '../proxy/kernel/conntrack.ts';
 import { counterKey, counterName, type KernelBackend, type KernelService, parseKernelCounters, removeKernelRuleset, renderKernelRuleset } from '../proxy/kernel/ruleset.ts';
 import { L4Proxy, type L4ProxyOptions, type L4ServiceSnapshot } from '../proxy/tcp/proxy.ts';
 
 type L4Config = TcpServiceConfig | UdpServiceConfig;
+
+/** Connection counts are read from conntrack at most this often (ms): a dashboard polling every second and several status calls share one dump. */
+export const CONNTRACK_TTL_MS = 1_000;
+
+/** The addon's conntrack dump (native/vrrp_socket.c): a thread-pool thread walks the table, the loop only gets the counters. */
+function nativeConntrack(rows: Uint32Array): Promise<ConntrackAnswer> {
+  try {
+    return loadAddon().conntrack(rows);
+  } catch (err) {
+    // loadAddon speaks of VRRP (its first user); `transport: udp` is no way out here
+    const e = err instanceof PalisadeError ? new Error(`the native addon is needed: ${err.message.replace(/, or use `transport: udp`$/, '')}`, { cause: err }) : err;
+    return Promise.reject(e as Error);
+  }
+}
+
+/** The last conntrack reading: counts by counterKey(service, backend), or why there are none. */
+type Connections = { at: number; counts: Map<string, ConnectionCounts> } | { at: number; error: string };
 
 /** Whether a service runs in the kernel (mode nat or dr). */
 export function isKernelService(svc: unknown): svc is L4Config & { mode: 'nat' | 'dr' } {
@@ -92,10 +121,21 @@ export class KernelL4 {
    * all in the kernel has no listening socket of its own, and would otherwise exit.
    */
   #keepAlive: NodeJS.Timeout | undefined;
+  readonly #conntrack: ConntrackDump;
+  readonly #clock: Clock;
+  #connections: Connections | undefined;
+  /** Bumped when the rows change (apply, VIP taken or lost): a dump of the old rows in flight is not kept. */
+  #rowsGeneration = 0;
+  #dumping: Promise<void> | undefined;
+  /** The dump error last logged: one line per new error, not one per status call. */
+  #conntrackError: string | undefined;
 
-  constructor(opts: { log: Logger; nft?: Nft }) {
+  /** `conntrack`: the dump (default: the native addon's); `clock`: for the reading's age. */
+  constructor(opts: { log: Logger; nft?: Nft; conntrack?: ConntrackDump; clock?: Clock }) {
     this.#log = opts.log;
     this.#nft = opts.nft ?? new Nft();
+    this.#conntrack = opts.conntrack ?? nativeConntrack;
+    this.#clock = opts.clock ?? systemClock;
   }
 
   setVipHosts(hosts: Iterable<string>): void {
@@ -120,6 +160,7 @@ export class KernelL4 {
     if ([...next.values()].some((s) => s.config.mode === 'nat')) await this.#checkForwarding();
     const before = this.#services;
     this.#services = next;
+    this.#forgetConnections();
     if (next.size === 0 && !this.#loaded) return;
     try {
       await this.#sync();
@@ -156,6 +197,7 @@ export class KernelL4 {
       if (held) this.#held.add(h);
       else this.#held.delete(h);
     }
+    this.#forgetConnections();
     if ([...this.#services.values()].some((s) => s.config.listen.some((l) => hosts.includes(l.host)))) await this.#syncLogged();
   }
 
@@ -253,14 +295,93 @@ export class KernelL4 {
     }
   }
 
+  /** The services or VIPs changed: the next status reads conntrack afresh. */
+  #forgetConnections(): void {
+    this.#connections = undefined;
+    this.#rowsGeneration++;
+  }
+
+  /** One row per backend and listen address of the mode nat services in the ruleset now; `keys[i]` = counterKey of row i. */
+  #conntrackRows(): { rows: ConntrackRow[]; keys: string[] } {
+    const rows: ConntrackRow[] = [];
+    const keys: string[] = [];
+    const seen = new Set<string>(); // a row twice would count its flows twice in the sum
+    for (const s of this.#services.values()) {
+      if (s.config.mode !== 'nat' || !this.#active(s)) continue;
+      for (const l of s.config.listen) {
+        for (const b of s.config.backends) {
+          const row: ConntrackRow = { protocol: s.config.protocol, vip: l.host, vport: l.port, server: b.host, sport: b.port };
+          const key = counterKey(s.name, b.id);
+          const id = `${key} ${row.protocol} ${row.vip}:${row.vport} ${row.server}:${row.sport}`;
+          if (seen.has(id)) continue;
+          seen.add(id);
+          rows.push(row);
+          keys.push(key);
+        }
+      }
+    }
+    return { rows, keys };
+  }
+
+  /**
+   * Reads the connection counts of mode nat services from conntrack, unless the last
+   * reading is younger than CONNTRACK_TTL_MS; callers during a dump share it. Never
+   * rejects: a failed dump makes the counts unknown (null) and is logged once.
+   */
+  refreshConnections(): Promise<void> {
+    if (this.#dumping !== undefined) return this.#dumping;
+    const now = this.#clock.now();
+    if (this.#connections !== undefined && now - this.#connections.at < CONNTRACK_TTL_MS) return Promise.resolve();
+    const { rows, keys } = this.#conntrackRows();
+    if (rows.length === 0) return Promise.resolve(); // no mode nat service here now: nothing to read
+    // .finally runs after the assignment below, even when the dump fails at once
+    const dumping = this.#readConnections(rows, keys, now).finally(() => {
+      this.#dumping = undefined;
+    });
+    this.#dumping = dumping;
+    return dumping;
+  }
+
+  async #readConnections(rows: ConntrackRow[], keys: string[], now: number): Promise<void> {
+    const generation = this.#rowsGeneration;
+    try {
+      const answer = await this.#conntrack(encodeConntrackRows(rows));
+      if (generation !== this.#rowsGeneration) return; // counted for rows that are gone
+      this.#connections = { at: now, counts: sumByKey(keys, answer) };
+      if (this.#conntrackError !== undefined) this.#log.info('connection counts of mode nat services: conntrack is readable again');
+      this.#conntrackError = undefined;
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      const hint = conntrackHint(e.code);
+      const error = new PalisadeError('PALISADE_KERNEL_CONNTRACK', e.code === 'EPERM' || e.code === 'EACCES' ? 'config' : 'internal', `${e.message ?? String(err)}${hint === '' ? '' : ` — ${hint}`}`, { cause: err });
+      if (generation === this.#rowsGeneration) this.#connections = { at: now, error: error.message };
+      if (this.#conntrackError !== error.message) this.#log.warn({ code: error.code }, `connection counts of mode nat services are unknown: ${error.message}`);
+      this.#conntrackError = error.message;
+    }
+  }
+
+  /** A backend's connection counts, or why they are unknown. */
+  #connectionsOf(s: ServiceRt, active: boolean, backend: string): ConnectionCounts | string {
+    if (s.config.mode === 'dr') return 'mode dr keeps no connection state on the director (replies go straight to the client)';
+    if (!active) return 'the VIP is not held here';
+    const c = this.#connections;
+    if (c === undefined) return 'conntrack not read yet';
+    if ('error' in c) return c.error;
+    return c.counts.get(counterKey(s.name, backend)) ?? 'conntrack not read yet';
+  }
+
   snapshot(): L4ServiceSnapshot[] {
     return [...this.#services.values()].map((s) => {
       const active = this.#active(s);
-      const backends = s.config.backends.map((b) => {
+      let unknown: string | undefined;
+      const backends = s.config.backends.map((b): KernelBackendSnapshot => {
         const rt = s.backends.get(b.id)!;
         const c = this.#counters.get(counterKey(s.name, b.id));
         const status = b.down ? 'down' : s.config.mode === 'dr' && rt.mac === undefined ? 'no-mac' : rt.state;
-        return { id: b.id, name: b.name, backup: b.backup, weight: b.weight, effectiveWeight: rt.weight ?? b.weight, status, active: 0, inactive: 0, requests: c?.packets ?? 0, failures: 0, bytes: c?.bytes ?? 0 };
+        const conns = this.#connectionsOf(s, active, b.id);
+        if (typeof conns === 'string') unknown ??= conns;
+        const { active: open, inactive } = typeof conns === 'string' ? { active: null, inactive: null } : conns;
+        return { id: b.id, name: b.name, backup: b.backup, weight: b.weight, effectiveWeight: rt.weight ?? b.weight, status, active: open, inactive, requests: c?.packets ?? 0, failures: 0, bytes: c?.bytes ?? 0 };
       });
       return {
         name: s.name,
@@ -270,7 +391,7 @@ export class KernelL4 {
         requests: backends.reduce((n, b) => n + b.requests, 0),
         panic: s.panic,
         quorumLost: false,
-        kernel: { mode: s.config.mode, active, counts: s.config.mode === 'nat' ? 'connections' : 'packets' },
+        kernel: { mode: s.config.mode, active, counts: s.config.mode === 'nat' ? 'connections' : 'packets', ...(unknown === undefined ? {} : { connectionsUnknown: unknown }) },
         backends,
       };
     });
@@ -301,9 +422,9 @@ export class L4Runtime extends L4Proxy {
   readonly kernel: KernelL4;
   #config: ClusterConfig | undefined;
 
-  constructor(opts: L4ProxyOptions & { nft?: Nft }) {
+  constructor(opts: L4ProxyOptions & { nft?: Nft; conntrack?: ConntrackDump }) {
     super(opts);
-    this.kernel = new KernelL4({ log: opts.log, nft: opts.nft });
+    this.kernel = new KernelL4({ log: opts.log, nft: opts.nft, conntrack: opts.conntrack });
   }
 
   override setVipHosts(hosts: Iterable<string>): void {
@@ -338,9 +459,9 @@ export class L4Runtime extends L4Proxy {
     else super.setPanic(service, panic);
   }
 
-  /** Reads the kernel counters, for a status that shows them fresh. */
+  /** Reads the kernel counters and connection counts (at most one conntrack dump per second), for a status that shows them fresh. */
   async refresh(): Promise<void> {
-    await this.kernel.refreshCounters().catch(() => undefined);
+    await Promise.all([this.kernel.refreshCounters().catch(() => undefined), this.kernel.refreshConnections()]);
   }
 
   override snapshot(): L4ServiceSnapshot[] {

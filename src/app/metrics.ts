@@ -66,7 +66,8 @@ export function trafficText(view: NodesView): string {
         const bl = { ...sl, backend: b.name };
         row('palisade_backend_requests_total', 'Requests sent to the backend.', 'counter', bl, b.requests);
         row('palisade_backend_failures_total', 'Failed attempts at the backend (connect errors, timeouts, resets, bad answers).', 'counter', bl, b.failures);
-        row('palisade_backend_active_connections', 'Connections or requests in flight to the backend.', 'gauge', bl, b.active);
+        // null: unknown (a kernel service in mode dr, say); no sample rather than a false 0
+        if (b.active !== null) row('palisade_backend_active_connections', 'Connections or requests in flight to the backend.', 'gauge', bl, b.active);
         row('palisade_backend_up', '1 when the backend takes traffic (state up or full), else 0.', 'gauge', bl, b.status === 'up' || b.status === 'full' ? 1 : 0);
         row('palisade_backend_state', 'The backend state, 1 for the current one (up, full, down, drain, maint).', 'gauge', { ...bl, state: b.status }, 1);
         row('palisade_backend_weight', 'Weight in effect.', 'gauge', bl, b.effectiveWeight);

@@ -19,7 +19,7 @@ export function formatStatus(st: DaemonStatus): string {
       const name = b.backup ? `${label} (backup)` : label;
       const weight = b.effectiveWeight === b.weight ? String(b.weight) : `${Math.round(b.effectiveWeight * 10) / 10}/${b.weight}`;
       const check = b.check === undefined ? '' : `${b.check.type}${b.check.last ? `: ${b.check.last}` : ''}`;
-      lines.push(`  ${pad(name, 30)}${pad(b.status, 8)}${pad(weight, 8)}${pad(String(b.active), 8)}${pad(String(b.inactive), 10)}${pad(String(b.requests), 10)}${pad(String(b.failures), 10)}${check}`);
+      lines.push(`  ${pad(name, 30)}${pad(b.status, 8)}${pad(weight, 8)}${pad(String(b.active ?? '-'), 8)}${pad(String(b.inactive ?? '-'), 10)}${pad(String(b.requests), 10)}${pad(String(b.failures), 10)}${check}`);
     }
   }
   if (st.vrrp.length > 0) {

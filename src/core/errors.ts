@@ -35,6 +35,8 @@ export type ErrorCode =
   | 'PALISADE_HA_COMMAND'
   /** nft is missing, lacks CAP_NET_ADMIN, refused a ruleset, or a firewall rollback failed. */
   | 'PALISADE_FIREWALL_NFT'
+  /** The conntrack dump behind mode nat connection counts failed: no CAP_NET_ADMIN, no ctnetlink, the addon missing. */
+  | 'PALISADE_KERNEL_CONNTRACK'
   /** Monitor ↔ agent: the agent refused (401 token, 404 check not in the cluster file), did not answer, or answered garbage; TLS material missing. */
   | 'PALISADE_AGENT'
   | 'PALISADE_INTERNAL';

@@ -33,6 +33,21 @@ export interface BackendSnapshot {
   failures: number;
 }
 
+/**
+ * A backend of a kernel service (mode nat / dr) in `palisade status`: the same
+ * columns, but `active` and `inactive` are null when this node cannot know them —
+ * mode dr (stateless: the director never sees the replies), a mode nat service whose
+ * VIP another director holds, or a conntrack table that could not be read.
+ */
+export type KernelBackendSnapshot = Omit<BackendSnapshot, 'active' | 'inactive'> & {
+  /** ESTABLISHED connections in conntrack (LVS ActiveConn); null = unknown. */
+  active: number | null;
+  /** Other TCP states and UDP flows (LVS InActConn); null = unknown. */
+  inactive: number | null;
+  /** Bytes of the nft counter. */
+  bytes: number;
+};
+
 export abstract class BackendCore implements Backend {
   readonly id: string;
   index: number;

@@ -99,7 +99,7 @@ test('max_conns: excess requests wait in the queue and get 503 after queue.timeo
   const load = Array.from({ length: 4 }, () => request(`${p.url}/`));
   await waitFor(async () => {
     const st = await p.daemon.status();
-    peak = Math.max(peak, st.services[0]!.backends[0]!.active);
+    peak = Math.max(peak, st.services[0]!.backends[0]!.active ?? 0);
     return peak > 0;
   });
   await Promise.all(load);

@@ -10,7 +10,7 @@ import type { Logger } from '../../core/logger.ts';
 import type { PassiveOutcome } from '../../health/index.ts';
 import { L4Service, type L4Backend, type L4ServiceConfig } from './service.ts';
 import { drainListenersOn, HealthRouter } from '../shared.ts';
-import type { BackendSnapshot } from '../backends.ts';
+import type { BackendSnapshot, KernelBackendSnapshot } from '../backends.ts';
 import { listenKey, TcpListener } from './tcp.ts';
 import { UdpListener } from './udp.ts';
 
@@ -31,8 +31,17 @@ export interface L4ServiceSnapshot {
   quorumLost: boolean;
   /** UDP: flows now, evicted (table full) and expired since start. */
   flows?: { open: number; evicted: number; expired: number };
+  /** Kernel services (mode nat / dr) only: `active` = in the ruleset now (the VIP held here). */
+  kernel?: {
+    mode: 'nat' | 'dr';
+    active: boolean;
+    /** What a backend's `requests` counts: new connections (nat) or packets from clients (dr). */
+    counts: 'connections' | 'packets';
+    /** Why the backends' `active` / `inactive` are null, when they are. */
+    connectionsUnknown?: string;
+  };
   /** `requests`: connections (tcp) or flows (udp) given to the backend; `check` filled in by the daemon. */
-  backends: BackendSnapshot[];
+  backends: Array<BackendSnapshot | KernelBackendSnapshot>;
 }
 
 type Listener = TcpListener | UdpListener;
