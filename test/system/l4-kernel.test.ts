@@ -6,7 +6,9 @@
  * director's interface shows that no reply passes it (the same counter sees the NAT
  * replies). A reload applies new weights at once; a real server whose health check
  * fails gets no new connections while the connection it already had keeps working;
- * with VRRP the ruleset follows the VIP.
+ * with VRRP the ruleset follows the VIP. Connections held open through a mode nat
+ * VIP show in `palisade status` as active on their backends (from conntrack), and as
+ * inactive once closed (TIME_WAIT); mode dr shows them as unknown (`-`).
  *
  * Lab 10.99.43.0/24: client .1, director .2, rs1 .3, rs2 .4, client2 .5; VIP .100 on the director.
  * Needs root and nft (scripts/setup-test-host.sh).
@@ -16,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createLab, repoRoot, requireSystemHost } from './lab.ts';
+import { createLab, repoRoot, requireSystemHost, srcUrl } from './lab.ts';
 import type { Lab, LabProcess } from './lab.ts';
 
 const MAIN = join(repoRoot, 'src', 'cli', 'main.ts');
@@ -27,6 +29,7 @@ const DR_PORT = 8081;
 const BACKEND_PORT = 8080;
 const CHECK_PORT = 9000;
 const ROUTED_PORT = 82;
+const HELD_PORT = 84;
 
 let lab: Lab;
 let dir: string;
@@ -79,6 +82,11 @@ services:
     listen: ${VIP}:${ROUTED_PORT}
     kernel: { replies: route }
     backends: ${rs(BACKEND_PORT)}
+  web-held:
+    protocol: tcp
+    mode: nat
+    listen: ${VIP}:${HELD_PORT}
+    backends: ${rs(BACKEND_PORT)}
 `;
 }
 
@@ -101,10 +109,30 @@ async function fetchMany(port: number, count: number, from = 'client'): Promise<
   return m.answers;
 }
 
-async function status(): Promise<{ services: { name: string; backends: { id: string; status: string; requests: number }[] }[] }> {
-  const r = await lab.exec('director', [process.execPath, MAIN, 'status', '-c', file, '--node', 'director', '--json'], { timeoutMs: 30_000, allowFail: true });
+interface Status {
+  services: { name: string; kernel?: { connectionsUnknown?: string }; backends: { id: string; status: string; requests: number; active: number | null; inactive: number | null }[] }[];
+}
+
+async function status(): Promise<Status> {
+  return JSON.parse(await statusText('--json')) as Status;
+}
+
+async function statusText(...args: string[]): Promise<string> {
+  const r = await lab.exec('director', [process.execPath, MAIN, 'status', '-c', file, '--node', 'director', ...args], { timeoutMs: 30_000, allowFail: true });
   if (r.code !== 0) assert.fail(`palisade status failed: ${r.stderr}\ndaemon output:\n${daemon.output().slice(-3000)}`);
-  return JSON.parse(r.stdout) as { services: { name: string; backends: { id: string; status: string; requests: number }[] }[] };
+  return r.stdout;
+}
+
+/** The director's conntrack entries to VIP:port (from /proc/net/nf_conntrack, the kernel's own listing): "<real server> <state>" → count. */
+async function conntrackStates(port: number): Promise<Record<string, number>> {
+  const r = await lab.exec('director', ['cat', '/proc/net/nf_conntrack']);
+  const out: Record<string, number> = {};
+  for (const line of r.stdout.split('\n')) {
+    // ipv4 2 tcp 6 117 TIME_WAIT src=C dst=VIP sport=.. dport=84 src=RS dst=.. sport=8080 dport=.. [ASSURED] ...
+    const m = new RegExp(`^ipv4\\s+2\\s+tcp\\s+6\\s+\\d+\\s+(\\S+)\\s+src=\\S+ dst=${VIP.replaceAll('.', '\\.')} sport=\\d+ dport=${port} (?:\\[UNREPLIED\\] )?src=(\\S+) `).exec(line);
+    if (m !== null) out[`${m[2]} ${m[1]}`] = (out[`${m[2]} ${m[1]}`] ?? 0) + 1;
+  }
+  return out;
 }
 
 async function waitFor(what: string, pred: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -203,6 +231,64 @@ test('mode nat carries HTTP from the client to both real servers; replies come b
   assert.ok((await observed('nat_replies')) - seen >= 20, 'the NAT replies pass the director');
   const s = (await status()).services.find((x) => x.name === 'web-nat')!;
   assert.deepEqual(s.backends.map((b) => b.requests), [5, 5], JSON.stringify(s));
+});
+
+test('connections held open through a mode nat VIP show as active on their backends, and as inactive (TIME_WAIT) once closed; mode dr shows -', async () => {
+  const held = () => status().then((st) => st.services.find((x) => x.name === 'web-held')!.backends.map((b) => [b.active, b.inactive]));
+  assert.deepEqual(await held(), [[0, 0], [0, 0]], 'nothing through this VIP yet');
+  // six TCP connections, rr: three on each real server, held open until SIGUSR2
+  const holder = lab.node(
+    'client',
+    `import net from 'node:net';
+     const sockets = await Promise.all(Array.from({ length: 6 }, () => new Promise((resolve, reject) => {
+       const s = net.connect({ host: '${VIP}', port: ${HELD_PORT} }, () => resolve(s));
+       s.on('error', reject);
+     })));
+     console.log(JSON.stringify({ open: sockets.length }));
+     process.on('SIGUSR2', async () => {
+       await Promise.all(sockets.map((s) => new Promise((resolve) => { s.on('close', resolve); s.end(); })));
+       console.log(JSON.stringify({ closed: sockets.length }));
+     });
+     setTimeout(() => {}, 60_000);`,
+  );
+  await holder.waitForJson((m) => m.open === 6, 15_000);
+  await waitFor('six established connections, three on each backend', async () => JSON.stringify(await held()) === JSON.stringify([[3, 0], [3, 0]]));
+  const rs = [lab.host('rs1').address, lab.host('rs2').address];
+  assert.deepEqual(await conntrackStates(HELD_PORT), { [`${rs[0]} ESTABLISHED`]: 3, [`${rs[1]} ESTABLISHED`]: 3 }, 'the kernel lists the same');
+  // the addon both ways: dumps the kernel filters to the VIP (one VIP address), and one unfiltered dump (five: more than it filters for)
+  const direct = lab.node(
+    'director',
+    `import { loadAddon } from '${srcUrl('src/ha/vrrp/raw.ts')}';
+     import { connectionCounts, encodeConntrackRows } from '${srcUrl('src/proxy/kernel/conntrack.ts')}';
+     const held = ${JSON.stringify(rs)}.map((server) => ({ protocol: 'tcp', vip: '${VIP}', vport: ${HELD_PORT}, server, sport: ${BACKEND_PORT} }));
+     const others = [101, 102, 103, 104].map((n) => ({ protocol: 'tcp', vip: '10.99.${NET}.' + n, vport: ${HELD_PORT}, server: '${rs[0]}', sport: ${BACKEND_PORT} }));
+     const out = [];
+     for (const rows of [held, [...held, ...others]]) {
+       const a = await loadAddon().conntrack(encodeConntrackRows(rows));
+       out.push({ filtered: a.filtered, dumps: a.dumps, malformed: a.malformed, counts: held.map((_, i) => connectionCounts(a.counts, i)) });
+     }
+     console.log(JSON.stringify({ out }));`,
+  );
+  const three = { active: 3, inactive: 0 };
+  assert.deepEqual((await direct.waitForJson<{ out: unknown[] }>((m) => m.out !== undefined, 15_000)).out, [
+    { filtered: true, dumps: 1, malformed: 0, counts: [three, three] },
+    { filtered: false, dumps: 1, malformed: 0, counts: [three, three] },
+  ]);
+  // the text status: numbers for nat, - for dr (stateless: the director never sees the replies)
+  const text = await statusText();
+  // backend  state  weight  active  inactive  requests  failures  check
+  const columns = (id: string, section: string) => text.slice(text.indexOf(section)).split('\n').find((l) => l.trimStart().startsWith(id))!.trim().split(/\s+/).slice(3, 5);
+  assert.deepEqual(columns(`${rs[0]}:${BACKEND_PORT}`, 'service web-held'), ['3', '0'], text);
+  assert.deepEqual(columns(`${rs[0]}:${DR_PORT}`, 'service web-dr'), ['-', '-'], text);
+  const dr = (await status()).services.find((x) => x.name === 'web-dr')!;
+  assert.ok(dr.backends.every((b) => b.active === null && b.inactive === null), JSON.stringify(dr));
+  assert.match(dr.kernel!.connectionsUnknown!, /mode dr keeps no connection state/);
+
+  process.kill(holder.pid, 'SIGUSR2');
+  await holder.waitForJson((m) => m.closed === 6, 15_000);
+  await waitFor('the six closed connections inactive, none active', async () => JSON.stringify(await held()) === JSON.stringify([[0, 3], [0, 3]]));
+  assert.deepEqual(await conntrackStates(HELD_PORT), { [`${rs[0]} TIME_WAIT`]: 3, [`${rs[1]} TIME_WAIT`]: 3 }, 'in TIME_WAIT, as the kernel lists them');
+  await holder.stop();
 });
 
 test('mode nat with replies: route keeps the client address; the replies come back through the director', async () => {
